@@ -1,0 +1,1622 @@
+/* agent.c - the agent's runtime: one libuv loop tails the sources, serves
+ * the syslog listeners and reads their spools, journals and produces
+ * batches, applies acknowledgements and re-sends.
+ * Everything here runs on the loop thread unless a comment says otherwise.
+ */
+#include "agent_batch.h"
+#include "agent_reader.h"
+#include "agent_spool.h"
+#include "agent_state.h"
+#include "agent_syslog.h"
+#include "lf_agent.h"
+#include "lf_log.h"
+#include "lf_time.h"
+#include "lf_wire.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define COMP                "agent"
+#define ACK_BACKOFF_MAX_MS  (5 * 60 * 1000)
+#define SHUTDOWN_FLUSH_MS   10000
+#define METADATA_TIMEOUT_MS 2000
+#define METADATA_RETRY_MS   2000
+#define SENDS_PER_ROUND     256
+#define WIRE_SLACK          (64u * 1024u)
+
+_Static_assert((int)LF_AGENT_SPOOL_SYNC_OFF == (int)LF_AGENT_SPOOL_SYNC_CFG_OFF &&
+                   (int)LF_AGENT_SPOOL_SYNC_BATCH == (int)LF_AGENT_SPOOL_SYNC_CFG_BATCH &&
+                   (int)LF_AGENT_SPOOL_SYNC_INTERVAL == (int)LF_AGENT_SPOOL_SYNC_CFG_INTERVAL,
+               "spool sync policies of the configuration and the spool agree");
+
+/* Delivery reports carry the batch's first sequence number as the message
+ * opaque pointer. */
+_Static_assert(sizeof(uintptr_t) >= sizeof(uint64_t), "the agent needs 64-bit pointers");
+
+typedef struct agent_origin { /* interned (source name, configured path) */
+    struct agent_origin *next;
+    char *name;
+    char *path;
+} agent_origin_t;
+
+struct agent_listener;
+
+typedef struct agent_file { /* an open file, shared by its journal entries and reader */
+    struct agent_file *next;
+    uint64_t dev, ino;
+    int fd;
+    int refs;
+    char *path;                   /* the name it was opened by */
+    struct agent_listener *owner; /* spool segments: the listener whose spool holds it */
+    lf_agent_spool_seg_t *seg;    /* released (deleted when sealed) with the last ref */
+} agent_file_t;
+
+typedef struct agent_entry { /* one unacknowledged journal batch */
+    lf_agent_jbatch_t jb;    /* source/path point into origin */
+    agent_file_t *file;      /* NULL when lost */
+    bool inflight;           /* handed to librdkafka, no delivery report yet */
+    bool need_send;          /* waits for a (re-)send */
+} agent_entry_t;
+
+typedef struct agent_source {
+    lf_agent_t *agent;
+    size_t index;
+    const lf_agent_source_config_t *cfg;
+    const agent_origin_t *origin;
+    agent_file_t *file; /* being read; may be a rotated file being drained */
+    lf_agent_reader_t reader;
+    uint64_t size_seen;
+    int64_t last_growth_ms;
+    bool rotated; /* the path names another file (or none): drain, then switch */
+    bool at_eof;  /* the last read found nothing pending */
+    bool waiting_logged;
+    bool read_error_logged;
+    char *dir;
+    uv_fs_event_t ev_file, ev_dir;
+} agent_source_t;
+
+/* A syslog listener and its spool, read like a file. */
+typedef struct agent_listener {
+    lf_agent_t *agent;
+    size_t index;
+    const lf_agent_listener_config_t *cfg;
+    const agent_origin_t *origin; /* (name, "tcp://host:port") */
+    lf_agent_syslog_t *net;
+    lf_agent_spool_t *spool;
+    char key[128];             /* checkpoint key in the files database: "spool:<name>" */
+    agent_file_t *file;        /* segment being read */
+    lf_agent_spool_seg_t *seg; /* its segment */
+    lf_agent_spool_reader_t reader;
+    bool read_error_logged;
+    bool flush_error_logged;
+    uint64_t skipped_logged; /* segment number whose torn end was logged */
+} agent_listener_t;
+
+typedef struct retired_watch {
+    struct retired_watch *next;
+    lf_kafka_queue_watch_t *w;
+} retired_watch_t;
+
+struct lf_agent {
+    const lf_agent_config_t *cfg;
+    uv_loop_t loop;
+    lf_agent_state_t *st;
+    lf_agent_state_meta_t meta;
+    lf_agent_counters_t ctr;
+    _Atomic uint64_t acked_shared;
+    lf_agent_batch_ids_t ids;
+    agent_origin_t *origins;
+    agent_file_t *files;
+    agent_source_t *sources;
+    size_t nsources;
+    agent_listener_t *listeners;
+    size_t nlisteners;
+    lf_agent_spool_budget_t spool_budget;
+    bool spool_paused;
+    uv_check_t spool_check;
+    uv_timer_t spool_timer;
+    agent_entry_t *ents; /* journal index, [head, tail) in sequence order */
+    size_t head, tail, cap;
+    uint64_t unacked_bytes;
+    size_t need_send_count;
+    lf_buf_t wire;
+    bool backpressure_logged;
+    bool state_error_logged;
+
+    rd_kafka_t *producer;
+    rd_kafka_queue_t *producer_q;
+    lf_kafka_queue_watch_t *producer_watch;
+    bool fatal;
+    retired_watch_t *retired;
+
+    rd_kafka_t *consumer;
+    rd_kafka_queue_t *consumer_q;
+    lf_kafka_queue_watch_t *consumer_watch;
+    bool ack_assigned;
+    bool meta_busy;
+    bool meta_waiting_logged;
+    uv_work_t meta_work;
+    int meta_partitions;
+    char meta_err[256];
+
+    uv_timer_t poll_timer, status_timer, meta_timer;
+    uv_signal_t sig_term, sig_int;
+    bool signals;
+    uv_async_t stop_async;
+    bool running, stopping;
+    int64_t ack_timeout_cur;
+    int64_t last_progress_ms; /* monotonic */
+};
+
+/* ---- small helpers ------------------------------------------------------ */
+
+static bool has_property(const lf_kafka_config_t *k, const char *key)
+{
+    for (size_t i = 0; i < k->property_count; i++)
+        if (!strcmp(k->properties[i].key, key))
+            return true;
+    return false;
+}
+
+static void on_kafka_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+    /* librdkafka threads: lf_log is thread-safe. */
+    lf_log_level_t lv = level <= 3   ? LF_LOG_ERROR
+                        : level == 4 ? LF_LOG_WARN
+                        : level <= 6 ? LF_LOG_INFO
+                                     : LF_LOG_DEBUG;
+    if (lf_log_enabled(lv))
+        lf_log(lv, "kafka", "%s: %s: %s", rd_kafka_name(rk), fac, buf);
+}
+
+static const agent_origin_t *origin_intern(lf_agent_t *a, lf_str_t name, lf_str_t path)
+{
+    for (agent_origin_t *o = a->origins; o; o = o->next)
+        if (lf_str_eq_c(name, o->name) && lf_str_eq_c(path, o->path))
+            return o;
+    agent_origin_t *o = calloc(1, sizeof *o);
+    if (!o)
+        return NULL;
+    o->name = strndup(name.ptr ? name.ptr : "", name.len);
+    o->path = strndup(path.ptr ? path.ptr : "", path.len);
+    if (!o->name || !o->path) {
+        free(o->name);
+        free(o->path);
+        free(o);
+        return NULL;
+    }
+    o->next = a->origins;
+    a->origins = o;
+    return o;
+}
+
+static agent_file_t *file_find(lf_agent_t *a, uint64_t dev, uint64_t ino)
+{
+    for (agent_file_t *f = a->files; f; f = f->next)
+        if (f->dev == dev && f->ino == ino)
+            return f;
+    return NULL;
+}
+
+/* Takes ownership of fd. */
+static agent_file_t *file_adopt(lf_agent_t *a, int fd, const char *path)
+{
+    struct stat sb;
+    if (fstat(fd, &sb) != 0) {
+        close(fd);
+        return NULL;
+    }
+    agent_file_t *f = file_find(a, (uint64_t)sb.st_dev, (uint64_t)sb.st_ino);
+    if (f) {
+        close(fd);
+        return f;
+    }
+    f = calloc(1, sizeof *f);
+    if (!f || !(f->path = strdup(path))) {
+        free(f);
+        close(fd);
+        return NULL;
+    }
+    f->dev = (uint64_t)sb.st_dev;
+    f->ino = (uint64_t)sb.st_ino;
+    f->fd = fd;
+    f->next = a->files;
+    a->files = f;
+    return f;
+}
+
+/* The open file with this identity: already open, at path, or renamed in
+ * path's directory. NULL when gone. */
+static agent_file_t *file_get(lf_agent_t *a, uint64_t dev, uint64_t ino, const char *path)
+{
+    agent_file_t *f = file_find(a, dev, ino);
+    if (f)
+        return f;
+    char *found = NULL;
+    int fd = lf_agent_file_open_by_id(path, dev, ino, &found);
+    if (fd < 0)
+        return NULL;
+    if (found && strcmp(found, path) != 0)
+        lf_info(COMP, "%s (inode %" PRIu64 ") found as %s", path, ino, found);
+    f = file_adopt(a, fd, found ? found : path);
+    free(found);
+    return f;
+}
+
+static void file_unref(lf_agent_t *a, agent_file_t *f)
+{
+    if (!f || --f->refs > 0)
+        return;
+    for (agent_file_t **pp = &a->files; *pp; pp = &(*pp)->next) {
+        if (*pp == f) {
+            *pp = f->next;
+            break;
+        }
+    }
+    close(f->fd);
+    if (f->seg)
+        lf_agent_spool_release(f->owner->spool, f->seg);
+    free(f->path);
+    free(f);
+}
+
+static size_t journal_len(const lf_agent_t *a)
+{
+    return a->tail - a->head;
+}
+
+static agent_entry_t *journal_push(lf_agent_t *a)
+{
+    if (a->tail == a->cap) {
+        if (a->head > 0) {
+            memmove(a->ents, a->ents + a->head, journal_len(a) * sizeof *a->ents);
+            a->tail -= a->head;
+            a->head = 0;
+        }
+        if (a->tail == a->cap) {
+            size_t ncap = a->cap ? a->cap * 2 : 64;
+            agent_entry_t *n = realloc(a->ents, ncap * sizeof *n);
+            if (!n)
+                return NULL;
+            a->ents = n;
+            a->cap = ncap;
+        }
+    }
+    agent_entry_t *e = &a->ents[a->tail++];
+    memset(e, 0, sizeof *e);
+    return e;
+}
+
+static agent_entry_t *journal_find(lf_agent_t *a, uint64_t first_seq)
+{
+    size_t lo = a->head, hi = a->tail;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        uint64_t s = a->ents[mid].jb.first_seq;
+        if (s == first_seq)
+            return &a->ents[mid];
+        if (s < first_seq)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return NULL;
+}
+
+static void set_need_send(lf_agent_t *a, agent_entry_t *e, bool v)
+{
+    if (e->need_send == v)
+        return;
+    e->need_send = v;
+    if (v)
+        a->need_send_count++;
+    else
+        a->need_send_count--;
+}
+
+static bool backpressured(lf_agent_t *a)
+{
+    const lf_agent_limits_config_t *l = &a->cfg->limits;
+    bool on = a->unacked_bytes > (uint64_t)l->max_unacked_bytes ||
+              journal_len(a) >= (size_t)l->max_unacked_batches;
+    if (on != a->backpressure_logged) {
+        a->backpressure_logged = on;
+        if (on)
+            lf_warn(COMP,
+                    "backpressure: %zu batches (%" PRIu64 " bytes) wait for acknowledgement; "
+                    "reading paused",
+                    journal_len(a), a->unacked_bytes);
+        else
+            lf_info(COMP, "backpressure released: reading resumes");
+    }
+    return on;
+}
+
+/* ---- producing ---------------------------------------------------------- */
+
+static void produce_wire(lf_agent_t *a, agent_entry_t *e, const lf_buf_t *wire)
+{
+    const lf_agent_config_t *cfg = a->cfg;
+    rd_kafka_resp_err_t err = rd_kafka_producev(
+        a->producer, RD_KAFKA_V_TOPIC(cfg->kafka.topic_events),
+        RD_KAFKA_V_KEY(cfg->agent.agency, strlen(cfg->agent.agency)),
+        RD_KAFKA_V_VALUE(wire->data, wire->len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+        RD_KAFKA_V_OPAQUE((void *)(uintptr_t)e->jb.first_seq), RD_KAFKA_V_END);
+    if (err) {
+        if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL)
+            lf_warn(COMP, "produce seq %" PRIu64 "-%" PRIu64 ": %s (will retry)", e->jb.first_seq,
+                    lf_agent_jbatch_last(&e->jb), rd_kafka_err2str(err));
+        set_need_send(a, e, true);
+        return;
+    }
+    e->inflight = true;
+    set_need_send(a, e, false);
+}
+
+static void entry_lose(lf_agent_t *a, agent_entry_t *e, const char *why)
+{
+    lf_error(COMP,
+             "%s: %s; records seq %" PRIu64 "-%" PRIu64 " (bytes %" PRIu64 "-%" PRIu64
+             ") are lost and will be sent as loss placeholders",
+             e->file ? e->file->path : e->jb.path.ptr, why, e->jb.first_seq,
+             lf_agent_jbatch_last(&e->jb), e->jb.off_start, e->jb.off_end);
+    e->jb.flags |= LF_AGENT_JBATCH_LOST;
+    a->ctr.records_lost += e->jb.count;
+    lf_err_t rc = lf_agent_state_mark_lost(a->st, e->jb.first_seq);
+    if (rc == LF_OK)
+        rc = lf_agent_state_put_counters(a->st, &a->ctr);
+    if (rc != LF_OK)
+        lf_error(COMP, "state: mark seq %" PRIu64 " lost: %s", e->jb.first_seq, lf_strerror(rc));
+    file_unref(a, e->file);
+    e->file = NULL;
+}
+
+/* Rebuilds e's batch from its file (or as loss placeholders) and produces it. */
+static void entry_resend(lf_agent_t *a, agent_entry_t *e)
+{
+    lf_err_t rc = LF_OK;
+    if (!(e->jb.flags & LF_AGENT_JBATCH_LOST)) {
+        rc = (e->jb.flags & LF_AGENT_JBATCH_SPOOL)
+                 ? lf_agent_spool_rebuild(e->file->fd, &a->ids, &e->jb, &a->wire)
+                 : lf_agent_batch_rebuild(e->file->fd, &a->ids, &e->jb, &a->wire);
+        if (rc == LF_EPARSE)
+            entry_lose(a, e, "file was truncated or rewritten");
+        else if (rc != LF_OK) {
+            lf_error(COMP, "%s: re-read seq %" PRIu64 ": %s (will retry)", e->file->path,
+                     e->jb.first_seq, lf_strerror(rc));
+            set_need_send(a, e, true);
+            return;
+        }
+    }
+    if (e->jb.flags & LF_AGENT_JBATCH_LOST)
+        rc = lf_agent_batch_lost(&a->ids, &e->jb, &a->wire);
+    if (rc != LF_OK) {
+        lf_error(COMP, "rebuild seq %" PRIu64 ": %s", e->jb.first_seq, lf_strerror(rc));
+        set_need_send(a, e, true);
+        return;
+    }
+    a->ctr.resends++;
+    produce_wire(a, e, &a->wire);
+}
+
+/* Sends what waits, a bounded number per call so the loop stays responsive. */
+static void service_sends(lf_agent_t *a)
+{
+    if (a->need_send_count == 0 || !a->producer || a->stopping)
+        return;
+    int budget = SENDS_PER_ROUND;
+    for (size_t i = a->head; i < a->tail && budget > 0 && a->need_send_count; i++) {
+        agent_entry_t *e = &a->ents[i];
+        if (!e->need_send || e->inflight)
+            continue;
+        entry_resend(a, e);
+        budget--;
+        if (e->need_send)
+            break; /* producer queue full: continue on the next round */
+    }
+}
+
+static void resend_all(lf_agent_t *a)
+{
+    for (size_t i = a->head; i < a->tail; i++)
+        if (!a->ents[i].inflight)
+            set_need_send(a, &a->ents[i], true);
+    service_sends(a);
+}
+
+/* Served from rd_kafka_poll() on the loop thread. */
+static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+    lf_agent_t *a = opaque;
+    uint64_t seq = (uint64_t)(uintptr_t)m->_private;
+    agent_entry_t *e = journal_find(a, seq);
+    if (!e)
+        return; /* acknowledged meanwhile */
+    e->inflight = false;
+    if (m->err) {
+        lf_warn(COMP, "delivery of seq %" PRIu64 "-%" PRIu64 " failed: %s; re-sending", seq,
+                lf_agent_jbatch_last(&e->jb), rd_kafka_err2str(m->err));
+        set_need_send(a, e, true);
+    }
+}
+
+/* Served from rd_kafka_poll() on the loop thread. */
+static void on_kafka_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+    lf_agent_t *a = opaque;
+    if (err == RD_KAFKA_RESP_ERR__FATAL) {
+        char why[512];
+        rd_kafka_resp_err_t ferr = rd_kafka_fatal_error(rk, why, sizeof why);
+        lf_error(COMP, "kafka fatal error: %s: %s; recreating the producer",
+                 rd_kafka_err2name(ferr), why);
+        if (rk == a->producer)
+            a->fatal = true;
+        return;
+    }
+    /* Transport problems are already reported by the log callback. */
+    lf_debug("kafka", "%s: %s: %s", rd_kafka_name(rk), rd_kafka_err2name((rd_kafka_resp_err_t)err),
+             reason);
+}
+
+static void on_producer_queue(void *opaque)
+{
+    lf_agent_t *a = opaque;
+    while (a->producer && rd_kafka_poll(a->producer, 0) > 0) {
+    }
+    service_sends(a);
+}
+
+static lf_err_t producer_create(lf_agent_t *a, char *errstr, size_t errlen)
+{
+    const lf_agent_config_t *cfg = a->cfg;
+    rd_kafka_conf_t *conf = lf_kafka_conf_new(&cfg->kafka, true, errstr, errlen);
+    if (!conf)
+        return LF_ECONFIG;
+    lf_err_t rc = lf_kafka_conf_set(conf, "enable.idempotence", "true", errstr, errlen);
+    if (rc == LF_OK)
+        rc = lf_kafka_conf_set(conf, "acks", "all", errstr, errlen);
+    if (rc == LF_OK && !has_property(&cfg->kafka, "message.timeout.ms"))
+        rc = lf_kafka_conf_set(conf, "message.timeout.ms", "60000", errstr, errlen);
+    if (rc == LF_OK && !has_property(&cfg->kafka, "message.max.bytes")) {
+        char v[32];
+        int64_t need = cfg->limits.batch_max_bytes + cfg->limits.max_record_bytes + WIRE_SLACK;
+        snprintf(v, sizeof v, "%lld", (long long)(need > 1000000 ? need : 1000000));
+        rc = lf_kafka_conf_set(conf, "message.max.bytes", v, errstr, errlen);
+    }
+    if (rc == LF_OK && !has_property(&cfg->kafka, "client.id"))
+        rc = lf_kafka_conf_set(conf, "client.id", "lianfang-agent", errstr, errlen);
+    if (rc != LF_OK) {
+        rd_kafka_conf_destroy(conf);
+        return rc;
+    }
+    rd_kafka_conf_set_opaque(conf, a);
+    rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
+    rd_kafka_conf_set_error_cb(conf, on_kafka_error);
+    rd_kafka_conf_set_log_cb(conf, on_kafka_log);
+    a->producer = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, errlen);
+    if (!a->producer) {
+        rd_kafka_conf_destroy(conf);
+        return LF_EKAFKA;
+    }
+    a->producer_q = rd_kafka_queue_get_main(a->producer);
+    return LF_OK;
+}
+
+static void watch_retire(lf_agent_t *a, lf_kafka_queue_watch_t **w)
+{
+    if (!*w)
+        return;
+    lf_kafka_queue_watch_stop(*w);
+    retired_watch_t *r = malloc(sizeof *r);
+    if (r) { /* the poll handle closes asynchronously: free after the loop */
+        r->w = *w;
+        r->next = a->retired;
+        a->retired = r;
+    }
+    *w = NULL;
+}
+
+static lf_err_t watch_start(lf_agent_t *a, lf_kafka_queue_watch_t **w, rd_kafka_queue_t *q,
+                            lf_kafka_queue_cb cb)
+{
+    *w = calloc(1, sizeof **w);
+    if (!*w)
+        return LF_ENOMEM;
+    lf_err_t rc = lf_kafka_queue_watch_start(*w, &a->loop, q, cb, a);
+    if (rc != LF_OK) {
+        free(*w);
+        *w = NULL;
+    }
+    return rc;
+}
+
+static void producer_destroy(lf_agent_t *a)
+{
+    if (!a->producer)
+        return;
+    watch_retire(a, &a->producer_watch);
+    rd_kafka_queue_destroy(a->producer_q);
+    a->producer_q = NULL;
+    rd_kafka_purge(a->producer, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+    rd_kafka_destroy(a->producer);
+    a->producer = NULL;
+}
+
+static void producer_recreate(lf_agent_t *a)
+{
+    char err[512];
+    a->fatal = false;
+    producer_destroy(a);
+    for (size_t i = a->head; i < a->tail; i++)
+        a->ents[i].inflight = false;
+    if (producer_create(a, err, sizeof err) != LF_OK ||
+        watch_start(a, &a->producer_watch, a->producer_q, on_producer_queue) != LF_OK) {
+        lf_error(COMP, "recreate producer: %s; retrying", err);
+        a->fatal = true;
+        return;
+    }
+    resend_all(a);
+}
+
+/* ---- acknowledgements --------------------------------------------------- */
+
+static void source_service(agent_source_t *s, int64_t now);
+static void listener_read(agent_listener_t *l);
+static void spool_resume_check(lf_agent_t *a);
+
+static void pump(lf_agent_t *a)
+{
+    int64_t now = lf_time_mono_ms();
+    for (size_t i = 0; i < a->nsources && !a->stopping; i++)
+        source_service(&a->sources[i], now);
+    for (size_t i = 0; i < a->nlisteners && !a->stopping; i++)
+        listener_read(&a->listeners[i]);
+}
+
+static void apply_ack(lf_agent_t *a, uint64_t w)
+{
+    a->ctr.acks_received++;
+    if (w >= a->meta.next_seq) {
+        lf_error(COMP,
+                 "acknowledgement %" PRIu64 " is at or past the next sequence number %" PRIu64
+                 " (was another agent's state used with id '%s'?): ignored",
+                 w, a->meta.next_seq, a->cfg->agent.id);
+        return;
+    }
+    if (w <= a->meta.acked)
+        return;
+    size_t deleted = 0;
+    lf_err_t rc = lf_agent_state_ack(a->st, w, &deleted);
+    if (rc != LF_OK) {
+        lf_error(COMP, "state: apply acknowledgement %" PRIu64 ": %s", w, lf_strerror(rc));
+        return;
+    }
+    bool was_blocked = a->backpressure_logged;
+    while (a->head < a->tail && lf_agent_jbatch_last(&a->ents[a->head].jb) <= w) {
+        agent_entry_t *e = &a->ents[a->head];
+        a->unacked_bytes -= e->jb.bytes;
+        set_need_send(a, e, false);
+        file_unref(a, e->file);
+        a->head++;
+    }
+    if (a->head == a->tail)
+        a->head = a->tail = 0;
+    lf_agent_state_get_meta(a->st, &a->meta);
+    a->ctr.acked_watermark = w;
+    atomic_store(&a->acked_shared, w);
+    a->ack_timeout_cur = a->cfg->limits.ack_timeout_ms;
+    a->last_progress_ms = lf_time_mono_ms();
+    lf_debug(COMP, "acknowledged up to %" PRIu64 ": %zu batches released", w, deleted);
+    if (was_blocked && !backpressured(a))
+        pump(a);
+    spool_resume_check(a);
+}
+
+static void on_consumer_queue(void *opaque)
+{
+    lf_agent_t *a = opaque;
+    rd_kafka_message_t *m;
+    while (a->consumer && (m = rd_kafka_consumer_poll(a->consumer, 0)) != NULL) {
+        if (m->err) {
+            if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+                lf_warn(COMP, "acks consumer: %s", rd_kafka_message_errstr(m));
+        } else {
+            lf_wire_ack_t ack;
+            if (lf_wire_ack_parse(m->payload, m->len, &ack) != LF_OK)
+                lf_warn(COMP, "acks: malformed message at offset %" PRId64 " ignored", m->offset);
+            else if (lf_str_eq_c(ack.agent_id, a->cfg->agent.id))
+                apply_ack(a, ack.watermark);
+        }
+        rd_kafka_message_destroy(m);
+    }
+}
+
+static void on_meta_timer(uv_timer_t *t);
+
+/* Thread pool: rd_kafka_metadata() blocks, so it never runs on the loop. */
+static void meta_work_run(uv_work_t *req)
+{
+    lf_agent_t *a = req->data;
+    a->meta_partitions = 0;
+    a->meta_err[0] = '\0';
+    rd_kafka_topic_t *t = rd_kafka_topic_new(a->consumer, a->cfg->kafka.topic_acks, NULL);
+    if (!t) {
+        snprintf(a->meta_err, sizeof a->meta_err, "cannot create topic handle");
+        return;
+    }
+    const struct rd_kafka_metadata *md = NULL;
+    rd_kafka_resp_err_t err = rd_kafka_metadata(a->consumer, 0, t, &md, METADATA_TIMEOUT_MS);
+    if (err)
+        snprintf(a->meta_err, sizeof a->meta_err, "%s", rd_kafka_err2str(err));
+    else if (md->topic_cnt < 1 || md->topics[0].err)
+        snprintf(a->meta_err, sizeof a->meta_err, "%s",
+                 md->topic_cnt < 1 ? "no such topic" : rd_kafka_err2str(md->topics[0].err));
+    else
+        a->meta_partitions = md->topics[0].partition_cnt;
+    if (md)
+        rd_kafka_metadata_destroy(md);
+    rd_kafka_topic_destroy(t);
+}
+
+static void meta_work_done(uv_work_t *req, int status)
+{
+    lf_agent_t *a = req->data;
+    a->meta_busy = false;
+    if (a->stopping)
+        return;
+    if (a->meta_partitions <= 0) {
+        if (!a->meta_waiting_logged)
+            lf_warn(COMP, "acks topic '%s' not available yet (%s); retrying",
+                    a->cfg->kafka.topic_acks, a->meta_err[0] ? a->meta_err : "no partitions");
+        a->meta_waiting_logged = true;
+        uv_timer_start(&a->meta_timer, on_meta_timer, METADATA_RETRY_MS, 0);
+        return;
+    }
+    int32_t part = lf_wire_ack_partition(lf_str_c(a->cfg->agent.id), a->meta_partitions);
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(l, a->cfg->kafka.topic_acks, part)->offset =
+        RD_KAFKA_OFFSET_END;
+    rd_kafka_resp_err_t err = rd_kafka_assign(a->consumer, l);
+    rd_kafka_topic_partition_list_destroy(l);
+    if (err) {
+        lf_error(COMP, "assign %s[%d]: %s; retrying", a->cfg->kafka.topic_acks, part,
+                 rd_kafka_err2str(err));
+        uv_timer_start(&a->meta_timer, on_meta_timer, METADATA_RETRY_MS, 0);
+        return;
+    }
+    a->ack_assigned = true;
+    lf_info(COMP, "listening for acknowledgements on %s partition %d of %d",
+            a->cfg->kafka.topic_acks, part, a->meta_partitions);
+}
+
+static void on_meta_timer(uv_timer_t *t)
+{
+    lf_agent_t *a = t->data;
+    if (a->meta_busy || a->ack_assigned || a->stopping)
+        return;
+    a->meta_busy = true;
+    a->meta_work.data = a;
+    if (uv_queue_work(&a->loop, &a->meta_work, meta_work_run, meta_work_done) != 0) {
+        a->meta_busy = false;
+        uv_timer_start(&a->meta_timer, on_meta_timer, METADATA_RETRY_MS, 0);
+    }
+}
+
+static lf_err_t consumer_create(lf_agent_t *a, char *errstr, size_t errlen)
+{
+    const lf_agent_config_t *cfg = a->cfg;
+    rd_kafka_conf_t *conf = lf_kafka_conf_new(&cfg->kafka, false, errstr, errlen);
+    if (!conf)
+        return LF_ECONFIG;
+    char group[1100];
+    snprintf(group, sizeof group, "lianfang-agent.%s", cfg->agent.id);
+    lf_err_t rc = LF_OK;
+    if (!has_property(&cfg->kafka, "group.id"))
+        rc = lf_kafka_conf_set(conf, "group.id", group, errstr, errlen);
+    if (rc == LF_OK)
+        rc = lf_kafka_conf_set(conf, "enable.auto.commit", "false", errstr, errlen);
+    if (rc == LF_OK)
+        rc = lf_kafka_conf_set(conf, "enable.partition.eof", "false", errstr, errlen);
+    /* An idle fetch waits at most this long for an acknowledgement; a real
+     * broker answers as soon as one arrives, the embedded one only then. */
+    if (rc == LF_OK && !has_property(&cfg->kafka, "fetch.wait.max.ms"))
+        rc = lf_kafka_conf_set(conf, "fetch.wait.max.ms", "20", errstr, errlen);
+    if (rc != LF_OK) {
+        rd_kafka_conf_destroy(conf);
+        return rc;
+    }
+    rd_kafka_conf_set_opaque(conf, a);
+    rd_kafka_conf_set_error_cb(conf, on_kafka_error);
+    rd_kafka_conf_set_log_cb(conf, on_kafka_log);
+    a->consumer = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, errlen);
+    if (!a->consumer) {
+        rd_kafka_conf_destroy(conf);
+        return LF_EKAFKA;
+    }
+    rd_kafka_poll_set_consumer(a->consumer);
+    a->consumer_q = rd_kafka_queue_get_consumer(a->consumer);
+    return LF_OK;
+}
+
+/* ---- sources ------------------------------------------------------------ */
+
+static void source_attach(agent_source_t *s, agent_file_t *f, uint64_t offset, int64_t now)
+{
+    lf_agent_t *a = s->agent;
+    f->refs++;
+    s->file = f;
+    struct stat sb;
+    uint64_t size = fstat(f->fd, &sb) == 0 ? (uint64_t)sb.st_size : 0;
+    if (offset > size) {
+        lf_warn(COMP,
+                "%s: shorter (%" PRIu64 " bytes) than its checkpoint %" PRIu64
+                ": truncated while stopped, reading from the beginning",
+                f->path, size, offset);
+        offset = 0;
+    }
+    lf_agent_reader_reset(&s->reader, f->fd, offset);
+    s->size_seen = size;
+    s->last_growth_ms = now;
+    s->at_eof = false;
+    s->read_error_logged = false;
+    lf_agent_filepos_t pos = {f->dev, f->ino, offset};
+    lf_err_t rc = lf_agent_state_put_file(a->st, s->cfg->path, &pos);
+    if (rc != LF_OK)
+        lf_error(COMP, "state: checkpoint %s: %s", s->cfg->path, lf_strerror(rc));
+}
+
+static void on_fs_event(uv_fs_event_t *h, const char *filename, int events, int status);
+
+static void source_watch_file(agent_source_t *s)
+{
+    uv_fs_event_stop(&s->ev_file);
+    uv_fs_event_start(&s->ev_file, on_fs_event, s->cfg->path, 0);
+}
+
+/* Opens the file now at the configured path. */
+static bool source_open_path(agent_source_t *s, bool at_end, int64_t now)
+{
+    lf_agent_t *a = s->agent;
+    int fd = open(s->cfg->path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    struct stat sb;
+    if (fd >= 0 && (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode))) {
+        close(fd);
+        fd = -1;
+        errno = EINVAL;
+    }
+    if (fd < 0) {
+        if (!s->waiting_logged)
+            lf_warn(COMP, "source %s: %s: %s; waiting for it", s->cfg->name, s->cfg->path,
+                    errno == EINVAL ? "not a regular file" : strerror(errno));
+        s->waiting_logged = true;
+        return false;
+    }
+    s->waiting_logged = false;
+    agent_file_t *f = file_adopt(a, fd, s->cfg->path);
+    if (!f)
+        return false;
+    s->rotated = false;
+    source_attach(s, f, at_end ? (uint64_t)sb.st_size : 0, now);
+    if (a->running)
+        source_watch_file(s);
+    lf_info(COMP, "source %s: reading %s (inode %" PRIu64 ") from offset %" PRIu64, s->cfg->name,
+            s->cfg->path, f->ino, lf_agent_reader_pos(&s->reader));
+    return true;
+}
+
+/* Start-up: resume from the checkpoint, following the file by identity. */
+static void source_start(agent_source_t *s, int64_t now)
+{
+    lf_agent_t *a = s->agent;
+    lf_agent_filepos_t pos;
+    if (lf_agent_state_get_file(a->st, s->cfg->path, &pos) != LF_OK) {
+        source_open_path(s, s->cfg->start_at == LF_AGENT_START_END, now);
+        return;
+    }
+    agent_file_t *f = file_get(a, pos.dev, pos.ino, s->cfg->path);
+    if (!f) {
+        lf_warn(COMP,
+                "source %s: the file read before (inode %" PRIu64 ", offset %" PRIu64
+                ") is gone; lines written to it after that offset are lost; reading %s from "
+                "its beginning",
+                s->cfg->name, pos.ino, pos.read_offset, s->cfg->path);
+        source_open_path(s, false, now);
+        return;
+    }
+    source_attach(s, f, pos.read_offset, now);
+    struct stat sb;
+    s->rotated = stat(s->cfg->path, &sb) != 0 || (uint64_t)sb.st_dev != f->dev ||
+                 (uint64_t)sb.st_ino != f->ino;
+    if (s->rotated)
+        lf_info(COMP, "source %s: finishing rotated %s before moving to the new %s", s->cfg->name,
+                f->path, s->cfg->path);
+}
+
+/* Journals the batch built in a->wire (records [jb->off_start, off_end) of
+ * f) together with the checkpoint `key`, then produces it. false when the
+ * state refused it (logged once; the caller rewinds its reader). */
+static bool journal_commit(lf_agent_t *a, lf_agent_jbatch_t *jb, uint32_t count, uint32_t truncated,
+                           uint64_t off_end, const char *key, agent_file_t *f)
+{
+    lf_wire_batch_finish(&a->wire, count);
+    jb->count = count;
+    jb->off_end = off_end;
+    jb->bytes = a->wire.len;
+    lf_agent_filepos_t pos = {f->dev, f->ino, jb->off_end};
+    agent_entry_t *e = journal_push(a);
+    lf_err_t src = e ? lf_agent_state_commit_batch(a->st, jb, key, &pos) : LF_ENOMEM;
+    if (src != LF_OK) {
+        if (e)
+            a->tail--;
+        if (!a->state_error_logged)
+            lf_error(COMP, "state: journal batch of %s: %s; reading paused", f->path,
+                     lf_strerror(src));
+        a->state_error_logged = true;
+        return false;
+    }
+    a->state_error_logged = false;
+    if (journal_len(a) == 1)
+        a->last_progress_ms = lf_time_mono_ms();
+    a->meta.next_seq = jb->first_seq + count;
+    e->jb = *jb;
+    e->file = f;
+    f->refs++;
+    a->unacked_bytes += jb->bytes;
+    a->ctr.records_read += count;
+    a->ctr.records_truncated += truncated;
+    a->ctr.batches_produced++;
+    a->ctr.bytes_produced += jb->bytes;
+    produce_wire(a, e, &a->wire);
+    return true;
+}
+
+/* Reads whole batches until the file has nothing more or backpressure. */
+static void source_read(agent_source_t *s, int64_t now)
+{
+    lf_agent_t *a = s->agent;
+    const lf_agent_limits_config_t *l = &a->cfg->limits;
+    bool flush = now - s->last_growth_ms >= l->partial_line_timeout_ms;
+    const lf_agent_batch_limits_t limits = {.max_records = (uint32_t)l->batch_max_records,
+                                            .max_bytes = (uint64_t)l->batch_max_bytes,
+                                            .max_record = (uint32_t)l->max_record_bytes};
+    while (!a->stopping && !backpressured(a)) {
+        agent_file_t *f = s->file;
+        lf_agent_jbatch_t jb = {
+            .first_seq = a->meta.next_seq,
+            .source_index = (uint32_t)s->index,
+            .max_record = (uint32_t)l->max_record_bytes,
+            .dev = f->dev,
+            .ino = f->ino,
+            .off_start = lf_agent_reader_pos(&s->reader),
+            .read_time_ms = lf_time_now_ms(),
+            .source = lf_str_c(s->origin->name),
+            .path = lf_str_c(s->origin->path),
+        };
+        lf_wire_batch_header_t h;
+        lf_agent_batch_header(&a->ids, &jb, &h);
+        lf_err_t rc = lf_wire_batch_begin(&a->wire, &h);
+        uint32_t count = 0, truncated = 0;
+        if (rc == LF_OK)
+            rc = lf_agent_batch_fill(&s->reader, &limits, flush, &a->wire, &count, &truncated);
+        s->at_eof = rc == LF_ENOTFOUND;
+        if (rc == LF_EIO && !s->read_error_logged) {
+            lf_error(COMP, "source %s: read %s: %s", s->cfg->name, f->path, strerror(errno));
+            s->read_error_logged = true;
+        } else if (rc != LF_OK && rc != LF_EAGAIN && rc != LF_ENOTFOUND && rc != LF_EIO) {
+            lf_error(COMP, "source %s: batch: %s", s->cfg->name, lf_strerror(rc));
+        }
+        if (count == 0)
+            return;
+        if (!journal_commit(a, &jb, count, truncated, lf_agent_reader_pos(&s->reader), s->cfg->path,
+                            f)) {
+            lf_agent_reader_reset(&s->reader, f->fd, jb.off_start);
+            return;
+        }
+        if (rc != LF_OK)
+            return;
+    }
+}
+
+static void source_service(agent_source_t *s, int64_t now)
+{
+    lf_agent_t *a = s->agent;
+    if (!s->file && !source_open_path(s, false, now))
+        return;
+    agent_file_t *f = s->file;
+    struct stat sb;
+    if (fstat(f->fd, &sb) == 0) {
+        uint64_t size = (uint64_t)sb.st_size;
+        if (size < lf_agent_reader_pos(&s->reader)) {
+            lf_warn(COMP, "source %s: %s was truncated to %" PRIu64 " bytes; reading from 0",
+                    s->cfg->name, f->path, size);
+            lf_agent_reader_reset(&s->reader, f->fd, 0);
+            s->last_growth_ms = now;
+        } else if (size != s->size_seen) {
+            s->last_growth_ms = now;
+        }
+        s->size_seen = size;
+    }
+    if (!s->rotated) {
+        struct stat pb;
+        if (stat(s->cfg->path, &pb) != 0 || (uint64_t)pb.st_dev != f->dev ||
+            (uint64_t)pb.st_ino != f->ino) {
+            s->rotated = true;
+            lf_info(COMP, "source %s: %s was rotated or removed; finishing the old file",
+                    s->cfg->name, s->cfg->path);
+        }
+    }
+    source_read(s, now);
+    if (s->rotated && s->at_eof &&
+        now - s->last_growth_ms >= a->cfg->limits.partial_line_timeout_ms && !a->stopping) {
+        struct stat pb;
+        if (stat(s->cfg->path, &pb) == 0 &&
+            ((uint64_t)pb.st_dev != f->dev || (uint64_t)pb.st_ino != f->ino)) {
+            s->file = NULL;
+            if (source_open_path(s, false, now)) {
+                file_unref(a, f);
+                source_read(s, now);
+            } else {
+                s->file = f;
+            }
+        }
+    }
+}
+
+static void on_fs_event(uv_fs_event_t *h, const char *filename, int events, int status)
+{
+    agent_source_t *s = h->data;
+    if (s->agent->stopping)
+        return;
+    source_service(s, lf_time_mono_ms());
+}
+
+/* ---- syslog listeners and their spools ----------------------------------- */
+
+/* The open file of spool segment seg of l. */
+static agent_file_t *listener_seg_file(agent_listener_t *l, lf_agent_spool_seg_t *seg)
+{
+    lf_agent_t *a = l->agent;
+    agent_file_t *f = file_find(a, seg->dev, seg->ino);
+    if (!f) {
+        int fd = open(seg->path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+            return NULL;
+        f = file_adopt(a, fd, seg->path);
+        if (!f)
+            return NULL;
+    }
+    f->owner = l;
+    f->seg = seg;
+    return f;
+}
+
+/* Points l's reader at offset of seg and checkpoints it. */
+static bool listener_attach(agent_listener_t *l, lf_agent_spool_seg_t *seg, uint64_t offset)
+{
+    lf_agent_t *a = l->agent;
+    agent_file_t *f = listener_seg_file(l, seg);
+    if (!f) {
+        lf_error(COMP, "listener %s: cannot open spool segment %s: %s", l->cfg->name, seg->path,
+                 strerror(errno));
+        return false;
+    }
+    f->refs++;
+    l->file = f;
+    l->seg = seg;
+    lf_agent_spool_reader_reset(&l->reader, f->fd, offset);
+    lf_agent_filepos_t pos = {f->dev, f->ino, offset};
+    lf_err_t rc = lf_agent_state_put_file(a->st, l->key, &pos);
+    if (rc != LF_OK)
+        lf_error(COMP, "state: checkpoint %s: %s", l->key, lf_strerror(rc));
+    return true;
+}
+
+/* Reads the spool into batches, like source_read() a file. */
+static void listener_read(agent_listener_t *l)
+{
+    lf_agent_t *a = l->agent;
+    const lf_agent_limits_config_t *lim = &a->cfg->limits;
+    const lf_agent_batch_limits_t limits = {.max_records = (uint32_t)lim->batch_max_records,
+                                            .max_bytes = (uint64_t)lim->batch_max_bytes,
+                                            .max_record = (uint32_t)l->cfg->max_frame_bytes};
+    while (!a->stopping && !backpressured(a)) {
+        if (!l->file) {
+            lf_agent_spool_seg_t *first = lf_agent_spool_first(l->spool);
+            if (!first || !listener_attach(l, first, 0))
+                return;
+        }
+        lf_agent_spool_seg_t *seg = l->seg;
+        agent_file_t *f = l->file;
+        lf_agent_jbatch_t jb = {
+            .first_seq = a->meta.next_seq,
+            .flags = LF_AGENT_JBATCH_SPOOL,
+            .source_index = (uint32_t)(LF_AGENT_MAX_SOURCES + l->index),
+            .max_record = (uint32_t)l->cfg->max_frame_bytes,
+            .dev = f->dev,
+            .ino = f->ino,
+            .off_start = lf_agent_spool_reader_pos(&l->reader),
+            .read_time_ms = lf_time_now_ms(),
+            .source = lf_str_c(l->origin->name),
+            .path = lf_str_c(l->origin->path),
+        };
+        lf_wire_batch_header_t h;
+        lf_agent_batch_header(&a->ids, &jb, &h);
+        lf_err_t rc = lf_wire_batch_begin(&a->wire, &h);
+        uint32_t count = 0, truncated = 0;
+        if (rc == LF_OK)
+            rc = lf_agent_spool_fill(&l->reader, &limits, seg->readable, &a->wire, &count,
+                                     &truncated);
+        if (rc == LF_EIO && !l->read_error_logged) {
+            lf_error(COMP, "listener %s: read %s: %s", l->cfg->name, f->path, strerror(errno));
+            l->read_error_logged = true;
+        } else if (rc != LF_OK && rc != LF_ENOTFOUND && rc != LF_EIO && rc != LF_EPARSE) {
+            lf_error(COMP, "listener %s: batch: %s", l->cfg->name, lf_strerror(rc));
+        }
+        if (count > 0 && !journal_commit(a, &jb, count, truncated,
+                                         lf_agent_spool_reader_pos(&l->reader), l->key, f)) {
+            lf_agent_spool_reader_reset(&l->reader, f->fd, jb.off_start);
+            return;
+        }
+        if (rc == LF_OK)
+            continue;
+        if (rc == LF_EIO || !seg->sealed)
+            return;
+        /* A sealed segment read to its end (or to bytes that are not whole
+         * records: the end of a segment written when the agent stopped). */
+        uint64_t pos = lf_agent_spool_reader_pos(&l->reader);
+        if (pos < seg->size && l->skipped_logged != seg->number) {
+            lf_warn(COMP,
+                    "listener %s: the last %" PRIu64 " bytes of spool segment %s are not whole "
+                    "records (cut short when the agent stopped); skipped",
+                    l->cfg->name, seg->size - pos, seg->path);
+            l->skipped_logged = seg->number;
+        }
+        if (!seg->next)
+            return; /* the writer has not started the next segment yet */
+        agent_file_t *old = l->file;
+        if (!listener_attach(l, seg->next, 0))
+            return;
+        file_unref(a, old); /* deletes the segment when no batch in it waits */
+    }
+}
+
+static void spool_flush_all(lf_agent_t *a, bool tick)
+{
+    for (size_t i = 0; i < a->nlisteners; i++) {
+        agent_listener_t *l = &a->listeners[i];
+        lf_err_t rc = lf_agent_spool_flush(l->spool, tick);
+        if (rc != LF_OK && !l->flush_error_logged)
+            lf_error(COMP, "listener %s: write spool %s: %s (%s); retrying", l->cfg->name,
+                     lf_agent_spool_dir(l->spool), lf_strerror(rc), strerror(errno));
+        l->flush_error_logged = rc != LF_OK;
+    }
+}
+
+static void spool_resume_check(lf_agent_t *a)
+{
+    const lf_agent_spool_budget_t *b = &a->spool_budget;
+    if (!a->spool_paused || a->stopping || b->used + b->max / 16 > b->max)
+        return;
+    a->spool_paused = false;
+    lf_info(COMP, "spool has room again (%" PRIu64 " of %" PRIu64 " bytes): reading resumes",
+            b->used, b->max);
+    for (size_t i = 0; i < a->nlisteners; i++)
+        lf_agent_syslog_pause(a->listeners[i].net, false);
+}
+
+/* End of a loop iteration in which records were spooled: write them (and
+ * fsync, as the policy says), then journal and produce what is readable. */
+static void on_spool_check(uv_check_t *h)
+{
+    lf_agent_t *a = h->data;
+    uv_check_stop(h);
+    if (a->stopping)
+        return;
+    spool_flush_all(a, false);
+    for (size_t i = 0; i < a->nlisteners; i++)
+        listener_read(&a->listeners[i]);
+}
+
+static void on_spool_timer(uv_timer_t *t)
+{
+    lf_agent_t *a = t->data;
+    if (a->stopping)
+        return;
+    spool_flush_all(a, true);
+    for (size_t i = 0; i < a->nlisteners; i++)
+        listener_read(&a->listeners[i]);
+}
+
+static void on_spooled(void *opaque)
+{
+    lf_agent_t *a = opaque;
+    if (!a->stopping && !uv_is_active((uv_handle_t *)&a->spool_check))
+        uv_check_start(&a->spool_check, on_spool_check);
+}
+
+static void on_spool_full(void *opaque)
+{
+    lf_agent_t *a = opaque;
+    if (a->spool_paused)
+        return;
+    a->spool_paused = true;
+    a->ctr.spool_paused++;
+    lf_warn(COMP,
+            "spool full (%" PRIu64 " of %" PRIu64 " bytes, limits.spool_max_bytes): TCP/TLS "
+            "senders are not read until acknowledged records free space; UDP datagrams are "
+            "dropped meanwhile",
+            a->spool_budget.used, a->spool_budget.max);
+    for (size_t i = 0; i < a->nlisteners; i++)
+        lf_agent_syslog_pause(a->listeners[i].net, true);
+}
+
+/* Start-up: opens the spool and binds the socket of listener i. */
+static lf_err_t listener_new(lf_agent_t *a, size_t i, char *errstr, size_t errlen)
+{
+    const lf_agent_config_t *cfg = a->cfg;
+    agent_listener_t *l = &a->listeners[i];
+    l->agent = a;
+    l->index = i;
+    l->cfg = &cfg->listeners[i];
+    snprintf(l->key, sizeof l->key, "spool:%s", l->cfg->name);
+    lf_err_t rc = lf_agent_spool_reader_init(&l->reader, (size_t)l->cfg->max_frame_bytes);
+    if (rc != LF_OK)
+        return rc;
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s/spool", cfg->agent.state_dir);
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+        snprintf(errstr, errlen, "%s: cannot create: %s", dir, strerror(errno));
+        return LF_EIO;
+    }
+    snprintf(dir, sizeof dir, "%s/spool/%s", cfg->agent.state_dir, l->cfg->name);
+    lf_agent_spool_options_t so = {.dir = dir,
+                                   .segment_bytes = (uint64_t)cfg->limits.spool_segment_bytes,
+                                   .sync = cfg->limits.spool_sync,
+                                   .budget = &a->spool_budget};
+    rc = lf_agent_spool_open(&so, &l->spool, errstr, errlen);
+    if (rc != LF_OK)
+        return rc;
+    lf_agent_syslog_env_t env = {.loop = &a->loop,
+                                 .ctr = &a->ctr,
+                                 .spool = l->spool,
+                                 .budget = &a->spool_budget,
+                                 .spooled = on_spooled,
+                                 .full = on_spool_full,
+                                 .opaque = a};
+    rc = lf_agent_syslog_new(l->cfg, &env, &l->net, errstr, errlen);
+    if (rc != LF_OK)
+        return rc;
+    l->origin = origin_intern(a, lf_str_c(l->cfg->name), lf_str_c(lf_agent_syslog_url(l->net)));
+    return l->origin ? LF_OK : LF_ENOMEM;
+}
+
+/* Start-up, after the journal is loaded: resume reading the spool at its
+ * checkpoint and delete segments nothing needs any more. */
+static void listener_resume(agent_listener_t *l)
+{
+    lf_agent_t *a = l->agent;
+    lf_agent_filepos_t pos;
+    lf_agent_spool_seg_t *seg = NULL;
+    uint64_t offset = 0;
+    bool have = lf_agent_state_get_file(a->st, l->key, &pos) == LF_OK;
+    if (have)
+        seg = lf_agent_spool_find(l->spool, pos.dev, pos.ino);
+    if (seg) {
+        offset = pos.read_offset;
+    } else {
+        /* No checkpoint (a new listener) or its segment is gone: start after
+         * every segment the journal still refers to, so nothing is read twice. */
+        seg = lf_agent_spool_first(l->spool);
+        for (lf_agent_spool_seg_t *s = seg; s; s = s->next)
+            if (file_find(a, s->dev, s->ino))
+                seg = s->next;
+        if (have)
+            lf_warn(COMP,
+                    "listener %s: the spool segment being read (inode %" PRIu64
+                    ") is gone; continuing with the next one",
+                    l->cfg->name, pos.ino);
+    }
+    if (seg && !listener_attach(l, seg, offset))
+        seg = NULL;
+    /* Segments before the reader that no journal batch needs: acknowledged
+     * before the agent stopped, but not yet deleted. */
+    lf_agent_spool_seg_t *s = lf_agent_spool_first(l->spool);
+    while (s && (!seg || s->number < seg->number)) {
+        lf_agent_spool_seg_t *next = s->next;
+        if (!file_find(a, s->dev, s->ino))
+            lf_agent_spool_release(l->spool, s);
+        s = next;
+    }
+}
+
+/* A journal entry of a spool: its segment, opened. NULL when gone. */
+static agent_file_t *spool_entry_file(lf_agent_t *a, const lf_agent_jbatch_t *b)
+{
+    for (size_t i = 0; i < a->nlisteners; i++) {
+        agent_listener_t *l = &a->listeners[i];
+        if (!lf_str_eq_c(b->source, l->cfg->name))
+            continue;
+        lf_agent_spool_seg_t *seg = lf_agent_spool_find(l->spool, b->dev, b->ino);
+        return seg ? listener_seg_file(l, seg) : NULL;
+    }
+    /* The listener is no longer configured: read its spool all the same. */
+    char path[4096];
+    snprintf(path, sizeof path, "%s/spool/%.*s/-", a->cfg->agent.state_dir, (int)b->source.len,
+             b->source.ptr);
+    return file_get(a, b->dev, b->ino, path);
+}
+
+/* ---- timers, signals, life cycle ---------------------------------------- */
+
+static void log_counters(lf_agent_t *a)
+{
+    const lf_agent_counters_t *c = &a->ctr;
+    lf_info(COMP,
+            "records_read=%" PRIu64 " batches_produced=%" PRIu64 " bytes_produced=%" PRIu64
+            " records_truncated=%" PRIu64 " resends=%" PRIu64 " records_lost=%" PRIu64
+            " acks_received=%" PRIu64 " acked_watermark=%" PRIu64 " unacked_batches=%zu"
+            " unacked_bytes=%" PRIu64,
+            c->records_read, c->batches_produced, c->bytes_produced, c->records_truncated,
+            c->resends, c->records_lost, c->acks_received, c->acked_watermark, journal_len(a),
+            a->unacked_bytes);
+    if (a->nlisteners)
+        lf_info(COMP,
+                "syslog_received=%" PRIu64 " syslog_truncated=%" PRIu64 " syslog_malformed=%" PRIu64
+                " syslog_connections=%" PRIu64 " syslog_refused=%" PRIu64 " syslog_stalled=%" PRIu64
+                " syslog_idle_closed=%" PRIu64 " syslog_tls_failures=%" PRIu64
+                " syslog_udp_dropped=%" PRIu64 " syslog_spool_errors=%" PRIu64
+                " spool_paused=%" PRIu64 " spool_bytes=%" PRIu64,
+                c->syslog_received, c->syslog_truncated, c->syslog_malformed, c->syslog_connections,
+                c->syslog_refused, c->syslog_stalled, c->syslog_idle_closed, c->syslog_tls_failures,
+                c->syslog_udp_dropped, c->syslog_spool_errors, c->spool_paused,
+                a->spool_budget.used);
+    lf_err_t rc = lf_agent_state_put_counters(a->st, c);
+    if (rc != LF_OK)
+        lf_warn(COMP, "state: persist counters: %s", lf_strerror(rc));
+}
+
+static void on_status_timer(uv_timer_t *t)
+{
+    log_counters(t->data);
+}
+
+static void on_poll_timer(uv_timer_t *t)
+{
+    lf_agent_t *a = t->data;
+    if (a->stopping)
+        return;
+    if (a->fatal)
+        producer_recreate(a);
+    if (a->producer)
+        on_producer_queue(a);
+    spool_resume_check(a);
+    int64_t now = lf_time_mono_ms();
+    if (journal_len(a) > 0 && now - a->last_progress_ms >= a->ack_timeout_cur) {
+        lf_warn(COMP,
+                "no acknowledgement for %" PRId64 " ms: re-sending %zu batches (seq %" PRIu64
+                "-%" PRIu64 ")",
+                now - a->last_progress_ms, journal_len(a), a->ents[a->head].jb.first_seq,
+                lf_agent_jbatch_last(&a->ents[a->tail - 1].jb));
+        a->last_progress_ms = now;
+        a->ack_timeout_cur = a->ack_timeout_cur * 2 > ACK_BACKOFF_MAX_MS ? ACK_BACKOFF_MAX_MS
+                                                                         : a->ack_timeout_cur * 2;
+        resend_all(a);
+    }
+    service_sends(a);
+    pump(a);
+}
+
+static void close_handle(uv_handle_t *h)
+{
+    if (h->loop && !uv_is_closing(h))
+        uv_close(h, NULL);
+}
+
+static void agent_shutdown(lf_agent_t *a)
+{
+    if (a->stopping)
+        return;
+    a->stopping = true;
+    lf_info(COMP, "stopping: flushing the producer (up to %d s)", SHUTDOWN_FLUSH_MS / 1000);
+    /* Listeners first: what they received is written (and synced) to the
+     * spool, read at the next start. */
+    for (size_t i = 0; i < a->nlisteners; i++)
+        lf_agent_syslog_close(a->listeners[i].net);
+    if (a->nlisteners)
+        spool_flush_all(a, true);
+    close_handle((uv_handle_t *)&a->spool_check);
+    close_handle((uv_handle_t *)&a->spool_timer);
+    uv_timer_stop(&a->poll_timer);
+    uv_timer_stop(&a->status_timer);
+    uv_timer_stop(&a->meta_timer);
+    if (a->producer) {
+        rd_kafka_resp_err_t err = rd_kafka_flush(a->producer, SHUTDOWN_FLUSH_MS);
+        if (err)
+            lf_warn(COMP,
+                    "%d messages still undelivered; they stay journalled and are re-sent at "
+                    "the next start",
+                    rd_kafka_outq_len(a->producer));
+    }
+    log_counters(a);
+    watch_retire(a, &a->producer_watch);
+    watch_retire(a, &a->consumer_watch);
+    close_handle((uv_handle_t *)&a->poll_timer);
+    close_handle((uv_handle_t *)&a->status_timer);
+    close_handle((uv_handle_t *)&a->meta_timer);
+    close_handle((uv_handle_t *)&a->stop_async);
+    if (a->signals) {
+        close_handle((uv_handle_t *)&a->sig_term);
+        close_handle((uv_handle_t *)&a->sig_int);
+    }
+    for (size_t i = 0; i < a->nsources; i++) {
+        close_handle((uv_handle_t *)&a->sources[i].ev_file);
+        close_handle((uv_handle_t *)&a->sources[i].ev_dir);
+    }
+}
+
+static void on_stop_async(uv_async_t *h)
+{
+    agent_shutdown(h->data);
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+    lf_info(COMP, "signal %d received", signum);
+    agent_shutdown(h->data);
+}
+
+static bool load_entry(void *opaque, const lf_agent_jbatch_t *b)
+{
+    lf_agent_t *a = opaque;
+    const agent_origin_t *o = origin_intern(a, b->source, b->path);
+    agent_entry_t *e = o ? journal_push(a) : NULL;
+    if (!e)
+        return false;
+    e->jb = *b;
+    e->jb.source = lf_str_c(o->name);
+    e->jb.path = lf_str_c(o->path);
+    a->unacked_bytes += b->bytes;
+    return true;
+}
+
+lf_err_t lf_agent_new(const lf_agent_config_t *cfg, lf_agent_t **out, char *errstr, size_t errlen)
+{
+    *out = NULL;
+    lf_agent_t *a = calloc(1, sizeof *a);
+    if (!a)
+        return LF_ENOMEM;
+    a->cfg = cfg;
+    if (uv_loop_init(&a->loop) != 0) {
+        free(a);
+        snprintf(errstr, errlen, "cannot create the event loop");
+        return LF_EIO;
+    }
+    uv_async_init(&a->loop, &a->stop_async, on_stop_async);
+    a->stop_async.data = a;
+    uv_check_init(&a->loop, &a->spool_check);
+    uv_timer_init(&a->loop, &a->spool_timer);
+    a->spool_check.data = a->spool_timer.data = a;
+    a->spool_budget.max = (uint64_t)cfg->limits.spool_max_bytes;
+    lf_buf_init(&a->wire,
+                (size_t)(cfg->limits.batch_max_bytes + cfg->limits.max_record_bytes) + WIRE_SLACK);
+    a->ack_timeout_cur = cfg->limits.ack_timeout_ms;
+    *out = a;
+
+    lf_agent_state_options_t so = {.map_size = (uint64_t)cfg->limits.state_map_size,
+                                   .sync = cfg->limits.state_sync,
+                                   .agent_id = cfg->agent.id};
+    lf_err_t rc = lf_agent_state_open(cfg->agent.state_dir, &so, &a->st, errstr, errlen);
+    if (rc != LF_OK)
+        return rc;
+    lf_agent_state_get_meta(a->st, &a->meta);
+    lf_agent_state_get_counters(a->st, &a->ctr);
+    a->ctr.acked_watermark = a->meta.acked;
+    atomic_store(&a->acked_shared, a->meta.acked);
+    a->ids = (lf_agent_batch_ids_t){.agent_id = lf_str_c(cfg->agent.id),
+                                    .agency = lf_str_c(cfg->agent.agency),
+                                    .host = lf_str_c(cfg->agent.host),
+                                    .epoch_seq = a->meta.epoch_seq};
+
+    rc = lf_agent_state_foreach_batch(a->st, load_entry, a);
+    if (rc != LF_OK) {
+        snprintf(errstr, errlen, "state_dir %s: reading the journal: %s", cfg->agent.state_dir,
+                 lf_strerror(rc));
+        return rc;
+    }
+    /* Listeners: their spools (journal entries refer to segments) and sockets. */
+    a->nlisteners = cfg->listener_count;
+    a->listeners = calloc(a->nlisteners ? a->nlisteners : 1, sizeof *a->listeners);
+    if (!a->listeners)
+        return LF_ENOMEM;
+    for (size_t i = 0; i < a->nlisteners; i++) {
+        rc = listener_new(a, i, errstr, errlen);
+        if (rc != LF_OK)
+            return rc;
+    }
+    /* Re-open the file of every journalled batch by identity. */
+    for (size_t i = a->head; i < a->tail; i++) {
+        agent_entry_t *e = &a->ents[i];
+        if (e->jb.flags & LF_AGENT_JBATCH_LOST)
+            continue;
+        bool spool = e->jb.flags & LF_AGENT_JBATCH_SPOOL;
+        e->file =
+            spool ? spool_entry_file(a, &e->jb) : file_get(a, e->jb.dev, e->jb.ino, e->jb.path.ptr);
+        if (e->file)
+            e->file->refs++;
+        else
+            entry_lose(a, e,
+                       spool ? "spool segment is gone (deleted while the agent was stopped)"
+                             : "file is gone (deleted or rotated away while stopped)");
+    }
+    for (size_t i = 0; i < a->nlisteners; i++)
+        listener_resume(&a->listeners[i]);
+
+    a->nsources = cfg->source_count;
+    a->sources = calloc(a->nsources ? a->nsources : 1, sizeof *a->sources);
+    if (!a->sources)
+        return LF_ENOMEM;
+    int64_t now = lf_time_mono_ms();
+    for (size_t i = 0; i < a->nsources; i++) {
+        agent_source_t *s = &a->sources[i];
+        s->agent = a;
+        s->index = i;
+        s->cfg = &cfg->sources[i];
+        s->origin = origin_intern(a, lf_str_c(s->cfg->name), lf_str_c(s->cfg->path));
+        s->dir = strdup(s->cfg->path);
+        if (!s->origin || !s->dir ||
+            lf_agent_reader_init(&s->reader, (size_t)cfg->limits.max_record_bytes) != LF_OK)
+            return LF_ENOMEM;
+        char *slash = strrchr(s->dir, '/');
+        if (slash)
+            slash[slash == s->dir ? 1 : 0] = '\0';
+        uv_fs_event_init(&a->loop, &s->ev_file);
+        uv_fs_event_init(&a->loop, &s->ev_dir);
+        s->ev_file.data = s->ev_dir.data = s;
+        source_start(s, now);
+    }
+
+    rc = producer_create(a, errstr, errlen);
+    if (rc == LF_OK)
+        rc = consumer_create(a, errstr, errlen);
+    return rc;
+}
+
+lf_err_t lf_agent_run(lf_agent_t *a, bool handle_signals)
+{
+    const lf_agent_config_t *cfg = a->cfg;
+    lf_info(COMP,
+            "agent %s (agency %s) starting: epoch %" PRIu64 ", next seq %" PRIu64
+            ", acknowledged %" PRIu64 ", %zu journalled batches to re-send, %zu sources",
+            cfg->agent.id, cfg->agent.agency, a->meta.epoch_seq, a->meta.next_seq, a->meta.acked,
+            journal_len(a), a->nsources);
+    uv_timer_init(&a->loop, &a->poll_timer);
+    uv_timer_init(&a->loop, &a->status_timer);
+    uv_timer_init(&a->loop, &a->meta_timer);
+    a->poll_timer.data = a->status_timer.data = a->meta_timer.data = a;
+    if (handle_signals) {
+        a->signals = true;
+        uv_signal_init(&a->loop, &a->sig_term);
+        uv_signal_init(&a->loop, &a->sig_int);
+        a->sig_term.data = a->sig_int.data = a;
+        uv_signal_start(&a->sig_term, on_signal, SIGTERM);
+        uv_signal_start(&a->sig_int, on_signal, SIGINT);
+    }
+    a->running = true;
+    if (watch_start(a, &a->producer_watch, a->producer_q, on_producer_queue) != LF_OK ||
+        watch_start(a, &a->consumer_watch, a->consumer_q, on_consumer_queue) != LF_OK) {
+        lf_error(COMP, "cannot watch the Kafka queues");
+        agent_shutdown(a);
+        uv_run(&a->loop, UV_RUN_DEFAULT);
+        return LF_EIO;
+    }
+    /* Start-up re-send: every journalled batch goes out before new reading. */
+    a->last_progress_ms = lf_time_mono_ms();
+    resend_all(a);
+    for (size_t i = 0; i < a->nlisteners; i++) {
+        char err[512];
+        if (lf_agent_syslog_start(a->listeners[i].net, err, sizeof err) != LF_OK)
+            lf_error(COMP, "%s", err);
+    }
+    if (a->nlisteners && cfg->limits.spool_sync == LF_AGENT_SPOOL_SYNC_CFG_INTERVAL)
+        uv_timer_start(&a->spool_timer, on_spool_timer,
+                       (uint64_t)cfg->limits.spool_sync_interval_ms,
+                       (uint64_t)cfg->limits.spool_sync_interval_ms);
+    for (size_t i = 0; i < a->nsources; i++) {
+        agent_source_t *s = &a->sources[i];
+        if (s->file && !s->rotated)
+            source_watch_file(s);
+        uv_fs_event_start(&s->ev_dir, on_fs_event, s->dir, 0);
+    }
+    uv_timer_start(&a->poll_timer, on_poll_timer, 0, (uint64_t)cfg->limits.poll_interval_ms);
+    uv_timer_start(&a->status_timer, on_status_timer, (uint64_t)cfg->agent.status_interval_ms,
+                   (uint64_t)cfg->agent.status_interval_ms);
+    uv_timer_start(&a->meta_timer, on_meta_timer, 0, 0);
+    uv_run(&a->loop, UV_RUN_DEFAULT);
+    a->running = false;
+    if (a->consumer)
+        rd_kafka_consumer_close(a->consumer);
+    lf_info(COMP, "stopped");
+    return LF_OK;
+}
+
+void lf_agent_stop(lf_agent_t *a)
+{
+    uv_async_send(&a->stop_async);
+}
+
+uint64_t lf_agent_acked_watermark(const lf_agent_t *a)
+{
+    return atomic_load(&((lf_agent_t *)a)->acked_shared);
+}
+
+void lf_agent_free(lf_agent_t *a)
+{
+    if (!a)
+        return;
+    if (!a->stopping) {
+        /* Never ran (or failed to start): close the handles made in new. */
+        a->stopping = true;
+        close_handle((uv_handle_t *)&a->stop_async);
+        close_handle((uv_handle_t *)&a->spool_check);
+        close_handle((uv_handle_t *)&a->spool_timer);
+        for (size_t i = 0; a->listeners && i < a->nlisteners; i++)
+            lf_agent_syslog_close(a->listeners[i].net);
+        for (size_t i = 0; a->sources && i < a->nsources; i++) {
+            close_handle((uv_handle_t *)&a->sources[i].ev_file);
+            close_handle((uv_handle_t *)&a->sources[i].ev_dir);
+        }
+    }
+    watch_retire(a, &a->producer_watch);
+    watch_retire(a, &a->consumer_watch);
+    uv_run(&a->loop, UV_RUN_DEFAULT);
+    if (a->producer_q)
+        rd_kafka_queue_destroy(a->producer_q);
+    if (a->producer)
+        rd_kafka_destroy(a->producer);
+    if (a->consumer_q)
+        rd_kafka_queue_destroy(a->consumer_q);
+    if (a->consumer)
+        rd_kafka_destroy(a->consumer);
+    uv_loop_close(&a->loop);
+    for (retired_watch_t *r = a->retired, *n; r; r = n) {
+        n = r->next;
+        free(r->w);
+        free(r);
+    }
+    for (size_t i = 0; a->sources && i < a->nsources; i++) {
+        lf_agent_reader_free(&a->sources[i].reader);
+        free(a->sources[i].dir);
+    }
+    free(a->sources);
+    free(a->ents);
+    for (agent_file_t *f = a->files, *n; f; f = n) {
+        n = f->next;
+        close(f->fd);
+        free(f->path);
+        free(f);
+    }
+    for (size_t i = 0; a->listeners && i < a->nlisteners; i++) {
+        agent_listener_t *l = &a->listeners[i];
+        lf_agent_syslog_free(l->net);
+        lf_agent_spool_reader_free(&l->reader);
+        lf_agent_spool_close(l->spool);
+    }
+    free(a->listeners);
+    for (agent_origin_t *o = a->origins, *n; o; o = n) {
+        n = o->next;
+        free(o->name);
+        free(o->path);
+        free(o);
+    }
+    lf_buf_free(&a->wire);
+    lf_agent_state_close(a->st);
+    free(a);
+}

@@ -1,0 +1,116 @@
+/* lf_wire.h - the binary messages agents and servers exchange through Kafka.
+ *
+ * See docs/protocol.md for the byte layout. Two message kinds:
+ *
+ *  - Event batch (topic `events`, key = agency id): records read by one agent
+ *    from one source, numbered first_seq .. first_seq+count-1 with the agent's
+ *    sequence numbers. Re-sending a batch re-sends the same numbers, so the
+ *    store drops duplicates.
+ *  - Stored watermark (topic `acks`, key = agent id, partition chosen by
+ *    lf_wire_ack_partition()): every record of that agent with a sequence
+ *    number <= watermark is committed to storage.
+ *
+ * Parsers validate every length before use; all integers are little-endian.
+ * Parsed strings borrow from the message buffer and live as long as it does.
+ */
+#ifndef LF_WIRE_H
+#define LF_WIRE_H
+
+#include "lf_buf.h"
+#include "lf_error.h"
+#include "lf_str.h"
+
+#include <stdint.h>
+
+#define LF_WIRE_BATCH_MAGIC "LFE1"
+#define LF_WIRE_ACK_MAGIC   "LFA1"
+#define LF_WIRE_VERSION     1
+#define LF_WIRE_BATCH_FIXED 36u        /* bytes before the strings */
+#define LF_WIRE_MAX_STRING  1024u      /* agent id, agency, host, source, path */
+#define LF_WIRE_MAX_RECORDS 1000000u   /* records in one batch */
+#define LF_WIRE_NO_OFFSET   UINT64_MAX /* record has no file offset */
+
+/* Record flags. */
+#define LF_REC_TRUNCATED 0x01u /* the agent cut the record at its max_record_bytes */
+/* Placeholder for a record the agent read and numbered but could no longer
+ * re-read for a re-send (its file was deleted or rewritten before lianfangd
+ * acknowledged it): empty data, offset LF_WIRE_NO_OFFSET. Storing it lets the
+ * agent's watermark move past the gap; the loss stays visible. */
+#define LF_REC_LOST 0x02u
+
+/* Batch flags (header byte 5). Parsers refuse bits they do not know. */
+/* Every record is followed by the address its sender sent it from (a
+ * string, e.g. "192.0.2.7:514" or "[2001:db8::7]:6514"): batches of the
+ * agent's syslog listeners. */
+#define LF_WIRE_F_SENDERS  0x01u
+#define LF_WIRE_F_KNOWN    LF_WIRE_F_SENDERS
+#define LF_WIRE_MAX_SENDER 255u /* bytes of one sender address */
+
+typedef struct lf_wire_batch_header {
+    uint64_t first_seq;
+    /* The first sequence number this agent's state ever issued. An agent whose
+     * state directory is new starts numbering at the current time in
+     * microseconds, so numbers never repeat even when state is lost; the store
+     * treats every number below epoch_seq as not expected (see docs/protocol.md). */
+    uint64_t epoch_seq;
+    int64_t read_time_ms; /* when the agent read the batch (epoch ms) */
+    lf_str_t agent_id;
+    lf_str_t agency;
+    lf_str_t host;
+    lf_str_t source; /* configured source name, e.g. "syslog" */
+    lf_str_t path;   /* file path, listener address, ... */
+    uint8_t flags;   /* LF_WIRE_F_* */
+} lf_wire_batch_header_t;
+
+typedef struct lf_wire_batch {
+    lf_wire_batch_header_t h;
+    uint32_t count;
+    const uint8_t *records; /* first record */
+    const uint8_t *end;     /* end of message */
+} lf_wire_batch_t;
+
+typedef struct lf_wire_record {
+    uint64_t seq;
+    uint64_t offset; /* byte offset in the source, or LF_WIRE_NO_OFFSET */
+    uint8_t flags;
+    lf_str_t data;
+    lf_str_t sender; /* empty unless the batch has LF_WIRE_F_SENDERS */
+} lf_wire_record_t;
+
+typedef struct lf_wire_iter {
+    const uint8_t *p;
+    uint32_t index;
+} lf_wire_iter_t;
+
+/* Starts a batch in buf (which is reset). */
+lf_err_t lf_wire_batch_begin(lf_buf_t *buf, const lf_wire_batch_header_t *h);
+/* Appends one record (batches without LF_WIRE_F_SENDERS). */
+lf_err_t lf_wire_batch_add(lf_buf_t *buf, uint64_t offset, uint8_t flags, const char *data,
+                           uint32_t len);
+/* Appends one record and its sender address (batches begun with
+ * LF_WIRE_F_SENDERS). LF_EINVAL when sender is longer than
+ * LF_WIRE_MAX_SENDER; LF_EFULL leaves buf as it was. */
+lf_err_t lf_wire_batch_add_from(lf_buf_t *buf, uint64_t offset, uint8_t flags, const char *data,
+                                uint32_t len, lf_str_t sender);
+/* Writes the final record count into the header. */
+void lf_wire_batch_finish(lf_buf_t *buf, uint32_t count);
+
+/* Parses and fully validates a batch (every record's length is checked). */
+lf_err_t lf_wire_batch_parse(const void *data, size_t len, lf_wire_batch_t *batch);
+/* Iterates records; returns LF_OK with *rec filled, or LF_ENOTFOUND at the end. */
+void lf_wire_batch_iter(const lf_wire_batch_t *batch, lf_wire_iter_t *it);
+lf_err_t lf_wire_batch_next(const lf_wire_batch_t *batch, lf_wire_iter_t *it,
+                            lf_wire_record_t *rec);
+
+typedef struct lf_wire_ack {
+    uint64_t watermark;
+    int64_t stored_time_ms;
+    lf_str_t agent_id;
+} lf_wire_ack_t;
+
+lf_err_t lf_wire_ack_encode(lf_buf_t *buf, const lf_wire_ack_t *ack);
+lf_err_t lf_wire_ack_parse(const void *data, size_t len, lf_wire_ack_t *ack);
+/* The `acks` partition an agent's watermarks go to: FNV-1a of the agent id. */
+int32_t lf_wire_ack_partition(lf_str_t agent_id, int32_t partition_cnt);
+
+#endif

@@ -1,0 +1,549 @@
+/* lf_api_routes.c - the route table and its handlers.
+ *
+ * Adding an endpoint means adding a handler and one row at the bottom; the
+ * dispatcher, the 405 Allow header, the unknown-parameter check, the
+ * per-route counters and the reference in docs/api.md all follow the table.
+ *
+ * Threads: handlers run on libmicrohttpd pool threads, concurrently.
+ */
+#include "lf_api_internal.h"
+#include "lf_log.h"
+#include "lf_time.h"
+
+#include <string.h>
+
+#define LOG_COMPONENT "api"
+
+#define LF_API_DEFAULT_PAGE 100
+
+static void storage_error(lf_api_resp_t *resp, const char *what, lf_err_t rc)
+{
+    lf_error(LOG_COMPONENT, "%s: %s", what, lf_strerror(rc));
+    lf_api_resp_error(resp, 500, "internal", "storage error");
+}
+
+/* ---- GET /api/v1/health --------------------------------------------------- */
+
+static void handle_health(lf_api_req_t *req, lf_api_resp_t *resp)
+{
+    lf_api_t *api = req->api;
+    lf_api_health_t health;
+    memset(&health, 0, sizeof health);
+    memcpy(health.status, "ok", 3);
+    if (api->deps.health)
+        api->deps.health(api->deps.health_opaque, &health);
+    health.status[sizeof health.status - 1] = '\0';
+    if (health.count > LF_API_HEALTH_MAX_CHECKS)
+        health.count = LF_API_HEALTH_MAX_CHECKS;
+
+    bool degraded = strcmp(health.status, "ok") != 0;
+    for (size_t i = 0; i < health.count; i++) {
+        lf_api_health_check_t *check = &health.checks[i];
+        check->name[sizeof check->name - 1] = '\0';
+        check->detail[sizeof check->detail - 1] = '\0';
+        if (!check->ok)
+            degraded = true;
+    }
+
+    lf_json_t js;
+    lf_json_init(&js, &resp->body);
+    lf_json_object_begin(&js);
+    lf_json_key(&js, "status");
+    lf_json_cstring(&js, degraded ? "degraded" : "ok");
+    lf_json_key(&js, "version");
+    lf_json_cstring(&js, LF_VERSION);
+    lf_json_key(&js, "uptime_s");
+    lf_json_int(&js, (lf_time_mono_ms() - api->started_mono_ms) / 1000);
+    lf_json_key(&js, "checks");
+    lf_json_array_begin(&js);
+    for (size_t i = 0; i < health.count; i++) {
+        lf_json_object_begin(&js);
+        lf_json_key(&js, "name");
+        lf_json_cstring(&js, health.checks[i].name);
+        lf_json_key(&js, "ok");
+        lf_json_bool(&js, health.checks[i].ok);
+        lf_json_key(&js, "detail");
+        lf_json_cstring(&js, health.checks[i].detail);
+        lf_json_object_end(&js);
+    }
+    lf_json_array_end(&js);
+    lf_json_object_end(&js);
+    resp->status = degraded ? 503 : 200;
+    lf_api_resp_json_finish(req, resp, &js);
+}
+
+/* ---- GET /api/v1/events --------------------------------------------------- */
+
+/* Room kept after the last event for `],"next_cursor":"...","count":n}`. */
+#define LF_API_PAGE_TRAILER 128
+
+typedef struct doc_page {
+    lf_json_t *js;
+    size_t count;  /* documents written */
+    size_t fit;    /* documents that fit with room for the trailer */
+    bool overflow; /* the body reached its maximum: the scan stopped */
+} doc_page_t;
+
+/* Appends one stored JSON document to a page; false stops the scan. */
+static bool doc_page_add(doc_page_t *page, const char *doc, size_t doc_len)
+{
+    if (doc_len)
+        lf_json_raw(page->js, doc, doc_len);
+    else
+        lf_json_null(page->js);
+    page->count++;
+    const lf_buf_t *body = page->js->out;
+    if (lf_json_error(page->js) != LF_OK || body->len + LF_API_PAGE_TRAILER > body->max) {
+        page->overflow = true;
+        return false;
+    }
+    page->fit++;
+    return true;
+}
+
+static bool events_page_add(void *opaque, const lf_store_event_out_t *ev)
+{
+    return doc_page_add(opaque, ev->doc, ev->doc_len);
+}
+
+static bool alerts_page_add(void *opaque, const lf_store_alert_out_t *alert)
+{
+    return doc_page_add(opaque, alert->doc, alert->doc_len);
+}
+
+/* Runs one store scan into the page; fills next_cursor. */
+typedef lf_err_t (*page_scan_fn)(lf_store_t *store, void *query, doc_page_t *page,
+                                 char *next_cursor);
+
+static lf_err_t scan_events(lf_store_t *store, void *query, doc_page_t *page, char *next_cursor)
+{
+    return lf_store_events_scan(store, query, events_page_add, page, next_cursor);
+}
+
+static lf_err_t scan_alerts(lf_store_t *store, void *query, doc_page_t *page, char *next_cursor)
+{
+    return lf_store_alerts_scan(store, query, alerts_page_add, page, next_cursor);
+}
+
+static void store_read_error(lf_api_resp_t *resp, const char *what, lf_err_t rc);
+
+/* Answers `{"<key>":[docs...],"next_cursor":...,"count":n}`. A page whose
+ * documents would pass max_response_size is shortened to the documents that
+ * fit (the cursor then continues from there); only a single document larger
+ * than the limit is refused. `limit` points into `query`. */
+static void respond_paged(lf_api_req_t *req, lf_api_resp_t *resp, const char *key,
+                          page_scan_fn scan, void *query, size_t *limit)
+{
+    lf_api_t *api = req->api;
+    for (int attempt = 0;; attempt++) {
+        lf_buf_reset(&resp->body);
+        lf_json_t js;
+        lf_json_init(&js, &resp->body);
+        lf_json_object_begin(&js);
+        lf_json_key(&js, key);
+        lf_json_array_begin(&js);
+        doc_page_t page = {.js = &js};
+        char next_cursor[LF_STORE_CURSOR_MAX] = "";
+        lf_err_t rc = scan(api->deps.store, query, &page, next_cursor);
+        if (page.overflow) {
+            if (page.fit == 0 || attempt == 3) {
+                lf_metric_add(&api->too_large, 1);
+                lf_api_resp_error(resp, 500, "response_too_large",
+                                  "one %s document is larger than the response limit of %lld "
+                                  "bytes",
+                                  key, (long long)api->max_response_size);
+                return;
+            }
+            *limit = page.fit;
+            continue;
+        }
+        if (rc == LF_EINVAL) {
+            lf_api_resp_error(resp, 400, "bad_request", "cursor is malformed");
+            return;
+        }
+        if (rc != LF_OK) {
+            store_read_error(resp, key, rc);
+            return;
+        }
+        next_cursor[sizeof next_cursor - 1] = '\0';
+        lf_json_array_end(&js);
+        lf_json_key(&js, "next_cursor");
+        if (next_cursor[0])
+            lf_json_cstring(&js, next_cursor);
+        else
+            lf_json_null(&js);
+        lf_json_key(&js, "count");
+        lf_json_uint(&js, page.count);
+        lf_json_object_end(&js);
+        lf_api_resp_json_finish(req, resp, &js);
+        return;
+    }
+}
+
+/* Maps a store read error to a response. */
+static void store_read_error(lf_api_resp_t *resp, const char *what, lf_err_t rc)
+{
+    if (rc == LF_EAGAIN) {
+        lf_api_resp_error(resp, 503, "unavailable", "the store is busy; retry shortly");
+        return;
+    }
+    storage_error(resp, what, rc);
+}
+
+static void handle_events(lf_api_req_t *req, lf_api_resp_t *resp)
+{
+    lf_api_t *api = req->api;
+    lf_store_query_t q = {.limit = (size_t)(api->max_page_size < LF_API_DEFAULT_PAGE
+                                                ? api->max_page_size
+                                                : LF_API_DEFAULT_PAGE)};
+
+    const char *v = lf_api_req_query(req, "limit");
+    if (v) {
+        uint64_t limit;
+        if (!lf_api_parse_u64(v, strlen(v), &limit) || limit < 1 ||
+            limit > (uint64_t)api->max_page_size) {
+            lf_api_resp_error(resp, 400, "bad_request", "limit must be 1..%lld",
+                              (long long)api->max_page_size);
+            return;
+        }
+        q.limit = (size_t)limit;
+    }
+    q.cursor = lf_api_req_query(req, "cursor");
+    if (q.cursor && strlen(q.cursor) >= LF_STORE_CURSOR_MAX) {
+        lf_api_resp_error(resp, 400, "bad_request", "cursor is malformed");
+        return;
+    }
+    v = lf_api_req_query(req, "agent");
+    if (v) {
+        q.agent_id = lf_str_c(v);
+        if (q.agent_id.len > LF_STORE_MAX_AGENT_ID) {
+            lf_api_resp_error(resp, 400, "bad_request", "agent must be at most %d bytes",
+                              LF_STORE_MAX_AGENT_ID);
+            return;
+        }
+    }
+    v = lf_api_req_query(req, "agency");
+    if (v) {
+        q.agency = lf_str_c(v);
+        if (q.agency.len > LF_STORE_MAX_LABEL) {
+            lf_api_resp_error(resp, 400, "bad_request", "agency must be at most %u bytes",
+                              LF_STORE_MAX_LABEL);
+            return;
+        }
+    }
+    static const struct {
+        const char *name;
+        size_t offset;
+    } bounds[] = {
+        {"from", offsetof(lf_store_query_t, from_ms)},
+        {"to", offsetof(lf_store_query_t, to_ms)},
+    };
+    for (size_t i = 0; i < sizeof bounds / sizeof bounds[0]; i++) {
+        v = lf_api_req_query(req, bounds[i].name);
+        if (!v)
+            continue;
+        int64_t ms;
+        if (!lf_api_parse_time(v, &ms)) {
+            lf_api_resp_error(resp, 400, "bad_request",
+                              "%s must be an RFC 3339 time (2026-03-10T09:02:00+08:00) or "
+                              "epoch milliseconds",
+                              bounds[i].name);
+            return;
+        }
+        memcpy((char *)&q + bounds[i].offset, &ms, sizeof ms);
+    }
+    if (q.from_ms && q.to_ms && q.from_ms >= q.to_ms) {
+        lf_api_resp_error(resp, 400, "bad_request", "from must be earlier than to");
+        return;
+    }
+
+    respond_paged(req, resp, "events", scan_events, &q, &q.limit);
+}
+
+/* ---- GET /api/v1/events/{agent_id}/{seq} ---------------------------------- */
+
+static bool event_doc_copy(void *opaque, const lf_store_event_out_t *ev)
+{
+    lf_json_t *js = opaque;
+    if (ev->doc_len)
+        lf_json_raw(js, ev->doc, ev->doc_len);
+    else
+        lf_json_null(js);
+    return false;
+}
+
+static void handle_event(lf_api_req_t *req, lf_api_resp_t *resp)
+{
+    lf_str_t agent_id = req->path_params[0];
+    lf_str_t seq_str = req->path_params[1];
+    uint64_t seq;
+    if (agent_id.len > LF_STORE_MAX_AGENT_ID) {
+        lf_api_resp_error(resp, 400, "bad_request", "agent id must be at most %d bytes",
+                          LF_STORE_MAX_AGENT_ID);
+        return;
+    }
+    if (!lf_api_parse_u64(seq_str.ptr, seq_str.len, &seq) || seq == 0) {
+        lf_api_resp_error(resp, 400, "bad_request", "seq must be a positive integer");
+        return;
+    }
+    lf_json_t js;
+    lf_json_init(&js, &resp->body);
+    lf_err_t rc = lf_store_event_get(req->api->deps.store, agent_id, seq, event_doc_copy, &js);
+    if (rc == LF_ENOTFOUND || rc == LF_EINVAL) {
+        lf_api_resp_error(resp, 404, "not_found", "no event %llu from that agent",
+                          (unsigned long long)seq);
+        return;
+    }
+    if (rc != LF_OK) {
+        store_read_error(resp, "event get", rc);
+        return;
+    }
+    lf_api_resp_json_finish(req, resp, &js);
+}
+
+/* ---- GET /api/v1/agents --------------------------------------------------- */
+
+static void json_time_or_null(lf_json_t *js, const char *key, int64_t ms)
+{
+    lf_json_key(js, key);
+    if (ms > 0)
+        lf_json_timestamp_ms(js, ms);
+    else
+        lf_json_null(js);
+}
+
+static bool agents_add(void *opaque, const lf_store_agent_info_t *agent)
+{
+    lf_json_t *js = opaque;
+    lf_json_object_begin(js);
+    lf_json_key(js, "id");
+    lf_json_string(js, agent->agent_id.ptr, agent->agent_id.len);
+    lf_json_key(js, "agency");
+    lf_json_string(js, agent->agency.ptr, agent->agency.len);
+    lf_json_key(js, "host");
+    lf_json_string(js, agent->host.ptr, agent->host.len);
+    lf_json_key(js, "watermark");
+    lf_json_uint(js, agent->watermark);
+    lf_json_key(js, "events_stored");
+    lf_json_uint(js, agent->events_stored);
+    lf_json_key(js, "duplicates");
+    lf_json_uint(js, agent->duplicates);
+    json_time_or_null(js, "first_seen", agent->first_seen_ms);
+    json_time_or_null(js, "last_seen", agent->last_seen_ms);
+    lf_json_object_end(js);
+    return lf_json_error(js) == LF_OK;
+}
+
+static void handle_agents(lf_api_req_t *req, lf_api_resp_t *resp)
+{
+    lf_json_t js;
+    lf_json_init(&js, &resp->body);
+    lf_json_object_begin(&js);
+    lf_json_key(&js, "agents");
+    lf_json_array_begin(&js);
+    lf_err_t rc = lf_store_agents_list(req->api->deps.store, agents_add, &js);
+    if (rc != LF_OK && lf_json_error(&js) == LF_OK) {
+        store_read_error(resp, "agents list", rc);
+        return;
+    }
+    lf_json_array_end(&js);
+    lf_json_object_end(&js);
+    lf_api_resp_json_finish(req, resp, &js);
+}
+
+/* ---- GET /api/v1/alerts --------------------------------------------------- */
+
+static const char *const alert_levels[] = {"informational", "low", "medium", "high", "critical"};
+
+static void handle_alerts(lf_api_req_t *req, lf_api_resp_t *resp)
+{
+    lf_api_t *api = req->api;
+    lf_store_alert_query_t q = {.limit = (size_t)(api->max_page_size < LF_API_DEFAULT_PAGE
+                                                      ? api->max_page_size
+                                                      : LF_API_DEFAULT_PAGE)};
+    const char *v = lf_api_req_query(req, "limit");
+    if (v) {
+        uint64_t limit;
+        if (!lf_api_parse_u64(v, strlen(v), &limit) || limit < 1 ||
+            limit > (uint64_t)api->max_page_size) {
+            lf_api_resp_error(resp, 400, "bad_request", "limit must be 1..%lld",
+                              (long long)api->max_page_size);
+            return;
+        }
+        q.limit = (size_t)limit;
+    }
+    q.cursor = lf_api_req_query(req, "cursor");
+    if (q.cursor && strlen(q.cursor) >= LF_STORE_CURSOR_MAX) {
+        lf_api_resp_error(resp, 400, "bad_request", "cursor is malformed");
+        return;
+    }
+    if ((v = lf_api_req_query(req, "agency")))
+        q.agency = lf_str_c(v);
+    if ((v = lf_api_req_query(req, "rule")))
+        q.rule_id = lf_str_c(v);
+    if (q.agency.len > LF_STORE_MAX_LABEL || q.rule_id.len > LF_STORE_MAX_LABEL) {
+        lf_api_resp_error(resp, 400, "bad_request", "agency and rule must be at most %u bytes",
+                          LF_STORE_MAX_LABEL);
+        return;
+    }
+    if ((v = lf_api_req_query(req, "min_level"))) {
+        int level = -1;
+        for (int i = 0; i < 5; i++)
+            if (!strcmp(v, alert_levels[i]))
+                level = i;
+        if (level < 0) {
+            lf_api_resp_error(resp, 400, "bad_request",
+                              "min_level must be informational, low, medium, high or critical");
+            return;
+        }
+        q.min_level = level;
+    }
+    respond_paged(req, resp, "alerts", scan_alerts, &q, &q.limit);
+}
+
+static bool alert_doc_copy(void *opaque, const lf_store_alert_out_t *alert)
+{
+    lf_json_t *js = opaque;
+    if (alert->doc_len)
+        lf_json_raw(js, alert->doc, alert->doc_len);
+    else
+        lf_json_null(js);
+    return false;
+}
+
+static void handle_alert(lf_api_req_t *req, lf_api_resp_t *resp)
+{
+    uint64_t id;
+    lf_str_t id_str = req->path_params[0];
+    if (!lf_api_parse_u64(id_str.ptr, id_str.len, &id) || id == 0) {
+        lf_api_resp_error(resp, 400, "bad_request", "alert id must be a positive integer");
+        return;
+    }
+    lf_json_t js;
+    lf_json_init(&js, &resp->body);
+    lf_err_t rc = lf_store_alert_get(req->api->deps.store, id, alert_doc_copy, &js);
+    if (rc == LF_ENOTFOUND) {
+        lf_api_resp_error(resp, 404, "not_found", "no alert %llu", (unsigned long long)id);
+        return;
+    }
+    if (rc != LF_OK) {
+        store_read_error(resp, "alert", rc);
+        return;
+    }
+    lf_api_resp_json_finish(req, resp, &js);
+}
+
+/* ---- GET /api/v1/stats ---------------------------------------------------- */
+
+static void handle_stats(lf_api_req_t *req, lf_api_resp_t *resp)
+{
+    lf_store_stats_t stats;
+    memset(&stats, 0, sizeof stats);
+    lf_err_t rc = lf_store_stats(req->api->deps.store, &stats);
+    if (rc != LF_OK) {
+        store_read_error(resp, "stats", rc);
+        return;
+    }
+    lf_json_t js;
+    lf_json_init(&js, &resp->body);
+    lf_json_object_begin(&js);
+    lf_json_key(&js, "store");
+    lf_json_object_begin(&js);
+    lf_json_key(&js, "events");
+    lf_json_uint(&js, stats.events);
+    lf_json_key(&js, "alerts");
+    lf_json_uint(&js, stats.alerts);
+    lf_json_key(&js, "agents");
+    lf_json_uint(&js, stats.agents);
+    lf_json_key(&js, "map_used");
+    lf_json_uint(&js, stats.map_used);
+    lf_json_key(&js, "map_size");
+    lf_json_uint(&js, stats.map_size);
+    lf_json_object_end(&js);
+    lf_json_object_end(&js);
+    lf_api_resp_json_finish(req, resp, &js);
+}
+
+/* ---- GET /metrics --------------------------------------------------------- */
+
+static void handle_metrics(lf_api_req_t *req, lf_api_resp_t *resp)
+{
+    lf_api_t *api = req->api;
+    lf_err_t rc = LF_OK;
+    if (api->deps.metrics)
+        rc = lf_metrics_write_prometheus(api->deps.metrics, &resp->body);
+    if (rc == LF_OK)
+        rc = lf_metrics_write_prometheus(&api->own_metrics, &resp->body);
+    if (rc == LF_EFULL) {
+        lf_metric_add(&api->too_large, 1);
+        lf_api_resp_error(resp, 500, "response_too_large", "metrics exceed the response limit");
+        return;
+    }
+    if (rc != LF_OK) {
+        lf_api_resp_error(resp, 500, "internal", "%s", lf_strerror(rc));
+        return;
+    }
+    resp->content_type = "text/plain; version=0.0.4; charset=utf-8";
+}
+
+/* ---- The dashboard's files ------------------------------------------------ */
+
+static void serve_asset(lf_api_resp_t *resp, lf_str_t name)
+{
+    for (size_t i = 0; i < lf_api_asset_count; i++) {
+        const lf_api_asset_t *asset = &lf_api_assets[i];
+        if (lf_str_eq_c(name, asset->name)) {
+            resp->static_body = asset->data;
+            resp->static_len = asset->len;
+            resp->content_type = lf_api_content_type(asset->name);
+            resp->page = true;
+            return;
+        }
+    }
+    lf_api_resp_error(resp, 404, "not_found", "no such resource");
+}
+
+static void handle_index(lf_api_req_t *req, lf_api_resp_t *resp)
+{
+    serve_asset(resp, lf_str_c("index.html"));
+}
+
+static void handle_asset(lf_api_req_t *req, lf_api_resp_t *resp)
+{
+    serve_asset(resp, req->path_params[0]);
+}
+
+/* ---- The table ------------------------------------------------------------ */
+
+const lf_api_route_t lf_api_routes[] = {
+    {"GET", "/api/v1/health", handle_health, "health", NULL,
+     "Liveness and component checks: `{\"status\",\"version\",\"uptime_s\",\"checks\"}`; "
+     "200 when ok, 503 when degraded."},
+    {"GET", "/api/v1/events", handle_events, "events", "limit,cursor,agent,agency,from,to",
+     "Stored ECS events, newest first: `{\"events\":[...],\"next_cursor\":...,"
+     "\"count\":n}` (next_cursor is null on the last page). `limit` 1..max_page_size (default "
+     "100); `cursor` from the previous "
+     "page; `agent`/`agency` filter exactly; `from` (inclusive) and `to` (exclusive) take "
+     "RFC 3339 or epoch milliseconds."},
+    {"GET", "/api/v1/events/{agent_id}/{seq}", handle_event, "event", NULL,
+     "One stored ECS document by agent id and sequence number, or 404."},
+    {"GET", "/api/v1/alerts", handle_alerts, "alerts", "limit,cursor,agency,rule,min_level",
+     "Alerts raised by detection, newest first: `{\"alerts\":[...],\"next_cursor\":...,"
+     "\"count\":n}`. `agency` and `rule` (rule or indicator id) filter exactly; `min_level` "
+     "is informational, low, medium, high or critical."},
+    {"GET", "/api/v1/alerts/{id}", handle_alert, "alert", NULL, "One alert by id, or 404."},
+    {"GET", "/api/v1/agents", handle_agents, "agents", NULL,
+     "Known agents by id: agency, host, stored watermark, events stored, duplicates "
+     "dropped, first and last seen (RFC 3339)."},
+    {"GET", "/api/v1/stats", handle_stats, "stats", NULL,
+     "Store statistics: events, alerts, agents, map bytes used and map size."},
+    {"GET", "/metrics", handle_metrics, "metrics", NULL,
+     "Prometheus text: every registered counter of the process plus the API's own "
+     "(`lianfang_api_requests_total{code=\"2xx\"}`, "
+     "`lianfang_api_route_requests_total{route=\"events\"}`, ...)."},
+    {"GET", "/", handle_index, "dashboard", NULL, "The dashboard page (聯防 儀表板)."},
+    {"GET", "/{asset}", handle_asset, "dashboard", NULL,
+     "The dashboard's embedded files (`app.js`, `style.css`, ...)."},
+};
+
+const size_t lf_api_route_count = sizeof lf_api_routes / sizeof lf_api_routes[0];

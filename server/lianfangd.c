@@ -1,0 +1,322 @@
+/* lianfangd - the Lianfang server: every stage in one process.
+ *
+ *   embedded broker (optional) -> ingest (libuv loop, main thread)
+ *   -> store (LMDB) -> dashboard-api (its own threads)
+ *
+ * Each stage is a module with its own configuration section and public
+ * header; this file only wires them together, owns the process lifetime and
+ * decides when to stop.
+ */
+#include "lf_api.h"
+#include "lf_broker.h"
+#include "lf_config.h"
+#include "lf_detect.h"
+#include "lf_ingest.h"
+#include "lf_kafka.h"
+#include "lf_log.h"
+#include "lf_metrics.h"
+#include "lf_store.h"
+#include "lf_time.h"
+
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+
+#define DEFAULT_CONFIG "/etc/lianfang/lianfangd.yaml"
+
+static const char *const log_levels[] = {"debug", "info", "warn", "error", NULL};
+
+typedef struct server_config {
+    int log_level;
+    lf_broker_config_t broker;
+    lf_kafka_config_t kafka;
+    lf_ingest_config_t ingest;
+    lf_detect_config_t detect;
+    lf_store_config_t store;
+    lf_api_config_t api;
+} server_config_t;
+
+static const lf_config_option_t server_options[] = {
+    LF_CFG_OPT_ENUM("log_level", server_config_t, log_level, "info", log_levels,
+                    "Lowest level logged to stderr (journald)."),
+    LF_CFG_OPT_SECTION("embedded_broker", server_config_t, broker, lf_broker_config_options,
+                       "In-memory Kafka-protocol broker for evaluation installs."),
+    LF_CFG_OPT_SECTION("kafka", server_config_t, kafka, lf_kafka_config_options,
+                       "Kafka connection (the embedded broker, or a real cluster)."),
+    LF_CFG_OPT_SECTION("ingest", server_config_t, ingest, lf_ingest_config_options,
+                       "Consuming, decoding and acknowledging events."),
+    LF_CFG_OPT_SECTION("detect", server_config_t, detect, lf_detect_config_options,
+                       "Detection: Sigma rules, YARA rules and STIX 2.1 indicators."),
+    LF_CFG_OPT_SECTION("store", server_config_t, store, lf_store_config_options, "The LMDB store."),
+    LF_CFG_OPT_SECTION("api", server_config_t, api, lf_api_config_options,
+                       "HTTP API and dashboard."),
+    LF_CFG_END};
+
+typedef struct server {
+    server_config_t cfg;
+    uv_loop_t loop;
+    uv_signal_t sig_term, sig_int, sig_usr1, sig_usr2, sig_hup;
+    lf_metrics_t metrics;
+    lf_broker_t *broker;
+    lf_store_t *store;
+    lf_ingest_t *ingest;
+    lf_detect_t *detect;
+    lf_api_t *api;
+    /* detection hook state, loop thread only */
+    lf_store_batch_t *hook_batch;
+    const lf_event_t *hook_event;
+    const lf_store_event_in_t *hook_in;
+    lf_err_t hook_rc;
+    lf_buf_t alert_doc;
+    int64_t started_ms;
+} server_t;
+
+static void add_check(lf_api_health_t *h, const char *name, bool ok, const char *detail)
+{
+    if (h->count >= LF_API_HEALTH_MAX_CHECKS)
+        return;
+    lf_api_health_check_t *c = &h->checks[h->count++];
+    snprintf(c->name, sizeof c->name, "%.*s", (int)sizeof c->name - 1, name);
+    c->ok = ok;
+    snprintf(c->detail, sizeof c->detail, "%.*s", (int)sizeof c->detail - 1, detail);
+}
+
+/* Runs on API threads: reads only thread-safe snapshots. */
+static void on_health(void *opaque, lf_api_health_t *out)
+{
+    server_t *srv = opaque;
+    lf_ingest_status_t st;
+    lf_ingest_status(srv->ingest, &st);
+    char detail[256];
+    snprintf(detail, sizeof detail, "%d partition(s) assigned%s%.100s", st.assigned_partitions,
+             st.kafka_up ? "" : "; brokers unreachable: ", st.kafka_up ? "" : st.last_error);
+    add_check(out, "kafka", st.kafka_up, detail);
+    if (st.last_commit_ms)
+        snprintf(detail, sizeof detail, "last commit %lld s ago",
+                 (long long)((lf_time_now_ms() - st.last_commit_ms) / 1000));
+    else
+        snprintf(detail, sizeof detail, "no commit yet");
+    add_check(out, "store", st.store_ok, st.store_ok ? detail : st.last_error);
+    if (srv->broker)
+        add_check(out, "embedded_broker", !lf_broker_is_down(srv->broker),
+                  lf_broker_is_down(srv->broker) ? "taken down by SIGUSR1"
+                                                 : "in memory, evaluation only");
+}
+
+/* Stores one detection hit as an alert in the event's own transaction. */
+static void on_detect_hit(void *opaque, const lf_detect_hit_t *hit)
+{
+    server_t *srv = opaque;
+    if (srv->hook_rc != LF_OK)
+        return;
+    uint64_t id = lf_store_batch_next_alert_id(srv->hook_batch);
+    lf_err_t rc =
+        lf_detect_alert_json(hit, srv->hook_event, id, srv->hook_in->timestamp_ms, &srv->alert_doc);
+    if (rc != LF_OK) {
+        lf_warn("server", "alert of rule %s not stored: %s", hit->rule_id, lf_strerror(rc));
+        return;
+    }
+    lf_store_alert_in_t alert = {.timestamp_ms = srv->hook_in->timestamp_ms,
+                                 .agency = srv->hook_in->agency,
+                                 .rule_id = lf_str_c(hit->rule_id),
+                                 .level = hit->level,
+                                 .doc = srv->alert_doc.data,
+                                 .doc_len = srv->alert_doc.len};
+    rc = lf_store_batch_put_alert(srv->hook_batch, &alert);
+    if (rc == LF_EINVAL)
+        lf_warn("server", "alert of rule %.200s refused by the store (oversized)", hit->rule_id);
+    else if (rc != LF_OK)
+        srv->hook_rc = rc;
+}
+
+/* Ingest hook: runs detection on every newly stored event. */
+static lf_err_t on_new_event(void *opaque, lf_store_batch_t *batch, const lf_event_t *ev,
+                             const lf_store_event_in_t *in)
+{
+    server_t *srv = opaque;
+    srv->hook_batch = batch;
+    srv->hook_event = ev;
+    srv->hook_in = in;
+    srv->hook_rc = LF_OK;
+    lf_detect_event(srv->detect, ev, in->timestamp_ms, on_detect_hit, srv);
+    return srv->hook_rc;
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+    server_t *srv = h->data;
+    if (signum == SIGHUP) {
+        char err[512] = "";
+        if (!srv->detect)
+            lf_info("server", "SIGHUP: detection is disabled, nothing to reload");
+        else if (lf_detect_reload(srv->detect, err, sizeof err) != LF_OK)
+            lf_error("server", "SIGHUP: %s", err);
+        return;
+    }
+    if (signum == SIGUSR1 || signum == SIGUSR2) {
+        if (srv->broker)
+            lf_broker_set_down(srv->broker, signum == SIGUSR1);
+        else
+            lf_warn("server", "signal %d ignored: no embedded broker", signum);
+        return;
+    }
+    lf_info("server", "signal %d: shutting down", signum);
+    uv_stop(&srv->loop);
+}
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: lianfangd [--config PATH] [--check-config] [--config-reference]\n"
+                 "                 [--help] [--version]\n\n"
+                 "Lianfang server: ingest, detection, storage and API in one process.\n"
+                 "  --config PATH        configuration file (default " DEFAULT_CONFIG ")\n"
+                 "  --check-config       validate the configuration and exit\n"
+                 "  --config-reference   print the configuration reference (Markdown)\n\n"
+                 "Signals: SIGTERM/SIGINT stop; SIGHUP reloads detection content;\n"
+                 "SIGUSR1/SIGUSR2 take the embedded broker down/up (for outage drills).\n");
+}
+
+static void close_walk(uv_handle_t *h, void *arg)
+{
+    if (!uv_is_closing(h))
+        uv_close(h, NULL);
+}
+
+int main(int argc, char **argv)
+{
+    const char *config_path = NULL;
+    bool check_only = false;
+    static const struct option opts[] = {
+        {"config", required_argument, 0, 'c'},     {"check-config", no_argument, 0, 'k'},
+        {"config-reference", no_argument, 0, 'r'}, {"help", no_argument, 0, 'h'},
+        {"version", no_argument, 0, 'V'},          {0, 0, 0, 0}};
+    int c;
+    while ((c = getopt_long(argc, argv, "c:hV", opts, NULL)) != -1) {
+        switch (c) {
+        case 'c':
+            config_path = optarg;
+            break;
+        case 'k':
+            check_only = true;
+            break;
+        case 'r':
+            lf_config_write_reference(stdout, server_options, "lianfangd configuration",
+                                      "File: `/etc/lianfang/lianfangd.yaml` (or `--config`). "
+                                      "Every key is optional; the defaults run a single-node "
+                                      "evaluation install on loopback.");
+            return 0;
+        case 'V':
+            printf("lianfangd %s\n", LF_VERSION);
+            return 0;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
+        }
+    }
+    static server_t srv;
+    char errstr[1024] = "";
+    lf_err_t rc;
+    if (config_path) {
+        rc = lf_config_load_file(config_path, server_options, &srv.cfg, errstr, sizeof errstr);
+    } else {
+        FILE *f = fopen(DEFAULT_CONFIG, "r");
+        if (f) {
+            fclose(f);
+            config_path = DEFAULT_CONFIG;
+            rc = lf_config_load_file(config_path, server_options, &srv.cfg, errstr, sizeof errstr);
+        } else {
+            rc = lf_config_set_defaults(server_options, &srv.cfg, errstr, sizeof errstr);
+        }
+    }
+    if (rc != LF_OK) {
+        fprintf(stderr, "lianfangd: %s\n", errstr);
+        lf_config_free(server_options, &srv.cfg);
+        return 2;
+    }
+    if (check_only) {
+        printf("lianfangd: configuration %s is valid\n", config_path ? config_path : "(defaults)");
+        lf_config_free(server_options, &srv.cfg);
+        return 0;
+    }
+    lf_log_set_level((lf_log_level_t)srv.cfg.log_level);
+    signal(SIGPIPE, SIG_IGN);
+    srv.started_ms = lf_time_now_ms();
+    lf_metrics_init(&srv.metrics);
+    uv_loop_init(&srv.loop);
+    int exit_code = 1;
+    lf_info("server", "lianfangd %s starting (config: %s)", LF_VERSION,
+            config_path ? config_path : "built-in defaults");
+
+    if (srv.cfg.broker.enabled) {
+        rc = lf_broker_start(&srv.cfg.broker, &srv.broker, errstr, sizeof errstr);
+        if (rc != LF_OK) {
+            lf_error("server", "%s", errstr);
+            goto out;
+        }
+    }
+    rc = lf_store_open(&srv.cfg.store, &srv.metrics, &srv.store, errstr, sizeof errstr);
+    if (rc != LF_OK) {
+        lf_error("server", "store: %s", errstr);
+        goto out;
+    }
+    if (srv.cfg.detect.enabled) {
+        rc = lf_detect_new(&srv.cfg.detect, &srv.metrics, &srv.detect, errstr, sizeof errstr);
+        if (rc != LF_OK) {
+            lf_error("server", "%s", errstr);
+            goto out;
+        }
+    } else {
+        lf_warn("server", "detection is disabled (detect.enabled: false): no alerts are raised");
+    }
+    lf_buf_init(&srv.alert_doc, 4u << 20);
+    rc = lf_ingest_start(&srv.cfg.ingest, &srv.cfg.kafka, &srv.loop, srv.store, &srv.metrics,
+                         &srv.ingest, errstr, sizeof errstr);
+    if (rc != LF_OK) {
+        lf_error("server", "ingest: %s", errstr);
+        goto out;
+    }
+    if (srv.detect)
+        lf_ingest_set_event_hook(srv.ingest, on_new_event, &srv);
+    lf_api_deps_t deps = {
+        .store = srv.store, .metrics = &srv.metrics, .health = on_health, .health_opaque = &srv};
+    rc = lf_api_start(&srv.cfg.api, &deps, &srv.api, errstr, sizeof errstr);
+    if (rc != LF_OK) {
+        lf_error("server", "api: %s", errstr);
+        goto out;
+    }
+    lf_info("server", "dashboard and API on http://%s/ (port %u)", srv.cfg.api.listen,
+            (unsigned)lf_api_port(srv.api));
+
+    uv_signal_t *sigs[] = {&srv.sig_term, &srv.sig_int, &srv.sig_usr1, &srv.sig_usr2, &srv.sig_hup};
+    int signums[] = {SIGTERM, SIGINT, SIGUSR1, SIGUSR2, SIGHUP};
+    for (int i = 0; i < 5; i++) {
+        uv_signal_init(&srv.loop, sigs[i]);
+        sigs[i]->data = &srv;
+        uv_signal_start(sigs[i], on_signal, signums[i]);
+    }
+    uv_run(&srv.loop, UV_RUN_DEFAULT);
+    exit_code = 0;
+
+out:
+    lf_api_stop(srv.api);
+    srv.api = NULL;
+    if (srv.ingest)
+        lf_ingest_stop(srv.ingest);
+    uv_walk(&srv.loop, close_walk, NULL);
+    uv_run(&srv.loop, UV_RUN_DEFAULT);
+    uv_loop_close(&srv.loop);
+    lf_detect_free(srv.detect);
+    lf_buf_free(&srv.alert_doc);
+    lf_store_close(srv.store);
+    lf_broker_stop(srv.broker);
+    lf_metrics_destroy(&srv.metrics);
+    lf_config_free(server_options, &srv.cfg);
+    lf_info("server", "stopped");
+    return exit_code;
+}

@@ -1,0 +1,3 @@
+lf_unit_test(test_incident SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_incident.c LIBS lfincident)
+lf_unit_test(test_region SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_region.c LIBS lfincident)
+target_compile_definitions(test_region PRIVATE LF_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
