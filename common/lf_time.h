@@ -2,6 +2,7 @@
 #ifndef LF_TIME_H
 #define LF_TIME_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -13,5 +14,9 @@ int64_t lf_time_mono_ms(void);
 size_t lf_time_format_rfc3339_ms(int64_t epoch_ms, char *out, size_t outlen);
 /* Days from 1970-01-01 for a proleptic Gregorian civil date (no timezone). */
 int64_t lf_time_days_from_civil(int64_t year, unsigned month, unsigned day);
+
+/* Parses an RFC 3339 time with a zone ("2026-03-10T09:40:00+08:00", "...Z",
+ * fractions to ms) or a plain number of epoch milliseconds. */
+bool lf_time_parse(const char *s, int64_t *epoch_ms);
 
 #endif

@@ -489,9 +489,15 @@ bool lf_decode_time(const lf_decode_ctx_t *ctx, lf_str_t text, int64_t *epoch_ms
     while (intlen < len && is_digit(s[intlen]))
         intlen++;
     if (intlen >= 9 && (intlen == len || s[intlen] == '.')) {
-        int64_t v = 0;
-        for (size_t i = 0; i < intlen && i < 19; i++)
-            v = v * 10 + (s[i] - '0');
+        /* At most 19 digits (epoch nanoseconds reach 2286 with 19). */
+        if (intlen > 19)
+            return false;
+        uint64_t u = 0;
+        for (size_t i = 0; i < intlen; i++)
+            u = u * 10 + (uint64_t)(s[i] - '0');
+        if (u > (uint64_t)INT64_MAX)
+            return false;
+        int64_t v = (int64_t)u;
         int frac_ms = 0;
         if (intlen < len) {
             size_t q = intlen + 1;

@@ -1,5 +1,6 @@
 /* lf_store.c - the LMDB event store. Layout: docs/store.md. */
 #include "lf_store.h"
+#include "lf_store_int.h"
 
 #include "lf_buf.h"
 #include "lf_log.h"
@@ -55,46 +56,6 @@ const lf_config_option_t lf_store_config_options[] = {
     LF_CFG_END,
 };
 
-/* ---- byte helpers ------------------------------------------------------- */
-
-static void put_be16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)(v >> 8);
-    p[1] = (uint8_t)v;
-}
-static void put_be32(uint8_t *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        p[i] = (uint8_t)(v >> (24 - 8 * i));
-}
-static void put_be64(uint8_t *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (uint8_t)(v >> (56 - 8 * i));
-}
-static uint16_t get_be16(const uint8_t *p)
-{
-    return (uint16_t)((p[0] << 8) | p[1]);
-}
-static uint32_t get_be32(const uint8_t *p)
-{
-    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
-}
-static uint64_t get_be64(const uint8_t *p)
-{
-    return ((uint64_t)get_be32(p) << 32) | get_be32(p + 4);
-}
-
-/* Signed timestamps sort correctly as unsigned big-endian once the sign bit
- * is flipped. */
-static uint64_t time_bits(int64_t ts)
-{
-    return (uint64_t)ts ^ 0x8000000000000000ull;
-}
-static int64_t time_from_bits(uint64_t bits)
-{
-    return (int64_t)(bits ^ 0x8000000000000000ull);
-}
 
 static void event_key(uint8_t *k, uint32_t agent_no, uint64_t seq)
 {
@@ -111,15 +72,6 @@ static void time_key(uint8_t *k, int64_t ts, uint32_t agent_no, uint64_t seq)
 
 /* ---- types --------------------------------------------------------------- */
 
-enum store_metric {
-    M_EVENTS_WRITTEN,
-    M_DUPLICATES,
-    M_COMMITS,
-    M_COMMIT_ERRORS,
-    M_MAP_USED,
-    M_ALERTS_WRITTEN,
-    M_COUNT,
-};
 
 static const lf_metric_t metric_templates[M_COUNT] = {
     [M_EVENTS_WRITTEN] = {.name = "lianfang_store_events_written_total",
@@ -142,59 +94,12 @@ static const lf_metric_t metric_templates[M_COUNT] = {
                           .kind = LF_METRIC_COUNTER},
 };
 
-/* Per-agent state of the open batch. */
-typedef struct batch_agent {
-    char id[LF_STORE_MAX_AGENT_ID];
-    size_t id_len;
-    uint32_t agent_no;
-    uint64_t watermark;
-    uint64_t events_stored;
-    uint64_t duplicates;
-    int64_t first_seen_ms;
-    uint64_t added;                /* this batch */
-    uint64_t batch_dups;           /* this batch */
-    size_t agency_off, agency_len; /* in the batch arena */
-    size_t host_off, host_len;
-} batch_agent_t;
-
-struct lf_store_batch {
-    lf_store_t *st;
-    MDB_txn *txn;
-    MDB_cursor *events_cur; /* for watermark advance, opened lazily */
-    bool open;
-    bool failed;
-    int64_t now_ms;
-    uint32_t next_agent_no;
-    uint64_t next_alert_id;
-    uint64_t alerts_added;
-    uint64_t added, dups;
-    batch_agent_t *agents;
-    size_t agent_count, agent_cap;
-    int32_t *slots; /* open addressing: index into agents or -1 */
-    size_t slot_count;
-    lf_buf_t arena; /* agency / host strings of touched agents */
-};
-
-struct lf_store {
-    MDB_env *env;
-    MDB_dbi db_events, db_time, db_agents, db_agent_nos, db_offsets, db_meta, db_alerts;
-    uint64_t next_alert_id;
-    char *path;
-    int64_t map_size;
-    uint32_t next_agent_no;
-    uint32_t page_size;
-    lf_metric_t metrics[M_COUNT];
-    lf_metrics_t *registry;
-    struct lf_store_batch batch;
-};
-
 static lf_metric_t *metric(lf_store_t *st, enum store_metric m)
 {
     return &st->metrics[m];
 }
 
-/* Maps an LMDB result to an lf_err_t, logging the failure. */
-static lf_err_t mdb_fail(lf_store_t *st, int rc, const char *what)
+lf_err_t lf_store_mdb_fail(lf_store_t *st, int rc, const char *what)
 {
     if (rc == MDB_MAP_FULL) {
         lf_error(LOG_COMP,
@@ -282,6 +187,11 @@ static lf_err_t open_dbs(lf_store_t *st, char *errstr, size_t errlen)
         {"events", &st->db_events},       {"time_idx", &st->db_time},   {"agents", &st->db_agents},
         {"agent_nos", &st->db_agent_nos}, {"offsets", &st->db_offsets}, {"meta", &st->db_meta},
         {"alerts", &st->db_alerts},
+        {"state", &st->db_tables[LF_TABLE_STATE]},
+        {"incidents", &st->db_tables[LF_TABLE_INCIDENTS]},
+        {"incident_keys", &st->db_tables[LF_TABLE_INCIDENT_KEYS]},
+        {"incident_links", &st->db_tables[LF_TABLE_INCIDENT_LINKS]},
+        {"joint", &st->db_tables[LF_TABLE_JOINT]},
     };
     for (size_t i = 0; i < sizeof dbs / sizeof dbs[0]; i++) {
         rc = mdb_dbi_open(txn, dbs[i].name, MDB_CREATE, dbs[i].dbi);
@@ -388,7 +298,7 @@ lf_err_t lf_store_open(const lf_store_config_t *cfg, lf_metrics_t *metrics, lf_s
 
     int rc = mdb_env_create(&st->env);
     if (rc == 0)
-        rc = mdb_env_set_maxdbs(st->env, 8);
+        rc = mdb_env_set_maxdbs(st->env, 16);
     if (rc == 0)
         rc = mdb_env_set_mapsize(st->env, (size_t)cfg->map_size);
     if (rc == 0)
@@ -545,7 +455,7 @@ lf_err_t lf_store_batch_begin(lf_store_t *st, lf_store_batch_t **out)
     int rc = mdb_txn_begin(st->env, NULL, 0, &b->txn);
     if (rc) {
         b->txn = NULL;
-        return mdb_fail(st, rc, "begin write transaction");
+        return lf_store_mdb_fail(st, rc, "begin write transaction");
     }
     b->open = true;
     b->now_ms = lf_time_now_ms();
@@ -559,7 +469,7 @@ lf_err_t lf_store_batch_begin(lf_store_t *st, lf_store_batch_t **out)
 static lf_err_t batch_fail(lf_store_batch_t *b, int rc, const char *what)
 {
     b->failed = true;
-    return mdb_fail(b->st, rc, what);
+    return lf_store_mdb_fail(b->st, rc, what);
 }
 
 static uint64_t hash_id(const char *s, size_t n)
@@ -907,7 +817,7 @@ lf_err_t lf_store_batch_commit(lf_store_batch_t *b, lf_store_agent_cb cb, void *
     b->open = false;
     if (rc) {
         lf_metric_add(metric(st, M_COMMIT_ERRORS), 1);
-        return mdb_fail(st, rc, "commit");
+        return lf_store_mdb_fail(st, rc, "commit");
     }
     st->next_agent_no = b->next_agent_no;
     st->next_alert_id = b->next_alert_id;
@@ -945,7 +855,7 @@ static lf_err_t read_begin(lf_store_t *st, MDB_txn **txn)
 {
     int rc = mdb_txn_begin(st->env, NULL, MDB_RDONLY, txn);
     if (rc)
-        return mdb_fail(st, rc, "begin read transaction");
+        return lf_store_mdb_fail(st, rc, "begin read transaction");
     return LF_OK;
 }
 
@@ -957,7 +867,7 @@ static lf_err_t agent_lookup(lf_store_t *st, MDB_txn *txn, lf_str_t id, agent_re
     if (rc == MDB_NOTFOUND)
         return LF_ENOTFOUND;
     if (rc)
-        return mdb_fail(st, rc, "read agent record");
+        return lf_store_mdb_fail(st, rc, "read agent record");
     if (!agent_record_decode(&v, r)) {
         lf_error(LOG_COMP, "agent record of '%.*s' is malformed", (int)id.len, id.ptr);
         return LF_ESTORE;
@@ -990,7 +900,7 @@ lf_err_t lf_store_event_get(lf_store_t *st, lf_str_t agent_id, uint64_t seq, lf_
         if (rc == MDB_NOTFOUND)
             err = LF_ENOTFOUND;
         else if (rc)
-            err = mdb_fail(st, rc, "read event");
+            err = lf_store_mdb_fail(st, rc, "read event");
         else if (!event_value_decode(&v, &ev))
             err = LF_ESTORE;
         else {
@@ -1125,7 +1035,7 @@ lf_err_t lf_store_events_scan(lf_store_t *st, const lf_store_query_t *q, lf_stor
     int rc = mdb_cursor_open(s.txn, st->db_time, &cur);
     if (rc) {
         mdb_txn_abort(s.txn);
-        return mdb_fail(st, rc, "open time index cursor");
+        return lf_store_mdb_fail(st, rc, "open time index cursor");
     }
     MDB_val k, v;
     if (have_cursor)
@@ -1165,7 +1075,7 @@ lf_err_t lf_store_events_scan(lf_store_t *st, const lf_store_query_t *q, lf_stor
                 continue;
             }
             if (grc) {
-                err = mdb_fail(st, grc, "read event");
+                err = lf_store_mdb_fail(st, grc, "read event");
                 break;
             }
             if (q->agency.len && !lf_str_eq(q->agency, ev.agency))
@@ -1197,7 +1107,7 @@ lf_err_t lf_store_events_scan(lf_store_t *st, const lf_store_query_t *q, lf_stor
         }
     }
     if (rc != 0 && rc != MDB_NOTFOUND && err == LF_OK)
-        err = mdb_fail(st, rc, "scan time index");
+        err = lf_store_mdb_fail(st, rc, "scan time index");
     mdb_cursor_close(cur);
     mdb_txn_abort(s.txn);
     if (err != LF_OK && next_cursor)
@@ -1217,7 +1127,7 @@ lf_err_t lf_store_agents_list(lf_store_t *st, lf_store_agent_info_cb cb, void *o
     int rc = mdb_cursor_open(txn, st->db_agents, &cur);
     if (rc) {
         mdb_txn_abort(txn);
-        return mdb_fail(st, rc, "open agents cursor");
+        return lf_store_mdb_fail(st, rc, "open agents cursor");
     }
     MDB_val k, v;
     for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
@@ -1241,7 +1151,7 @@ lf_err_t lf_store_agents_list(lf_store_t *st, lf_store_agent_info_cb cb, void *o
             break;
     }
     if (rc != 0 && rc != MDB_NOTFOUND)
-        err = mdb_fail(st, rc, "list agents");
+        err = lf_store_mdb_fail(st, rc, "list agents");
     mdb_cursor_close(cur);
     mdb_txn_abort(txn);
     return err;
@@ -1280,7 +1190,7 @@ lf_err_t lf_store_offset_get(lf_store_t *st, const char *topic, int32_t partitio
     if (rc == MDB_NOTFOUND)
         err = LF_ENOTFOUND;
     else if (rc)
-        err = mdb_fail(st, rc, "read consumer offset");
+        err = lf_store_mdb_fail(st, rc, "read consumer offset");
     else if (v.mv_size != 8)
         err = LF_ESTORE;
     else
@@ -1307,7 +1217,7 @@ lf_err_t lf_store_stats(lf_store_t *st, lf_store_stats_t *out)
         rc = mdb_env_info(st->env, &info);
     mdb_txn_abort(txn);
     if (rc)
-        return mdb_fail(st, rc, "read statistics");
+        return lf_store_mdb_fail(st, rc, "read statistics");
     out->events = es.ms_entries;
     out->alerts = als.ms_entries;
     out->agents = as.ms_entries;
@@ -1418,7 +1328,7 @@ lf_err_t lf_store_alerts_scan(lf_store_t *st, const lf_store_alert_query_t *q, l
     int rc = mdb_cursor_open(txn, st->db_alerts, &cur);
     if (rc) {
         mdb_txn_abort(txn);
-        return mdb_fail(st, rc, "open alerts cursor");
+        return lf_store_mdb_fail(st, rc, "open alerts cursor");
     }
     MDB_val k, v;
     uint8_t key[8];
@@ -1452,7 +1362,7 @@ lf_err_t lf_store_alerts_scan(lf_store_t *st, const lf_store_alert_query_t *q, l
     mdb_cursor_close(cur);
     mdb_txn_abort(txn);
     if (rc != 0 && rc != MDB_NOTFOUND)
-        return mdb_fail(st, rc, "scan alerts");
+        return lf_store_mdb_fail(st, rc, "scan alerts");
     return LF_OK;
 }
 
@@ -1475,6 +1385,6 @@ lf_err_t lf_store_alert_get(lf_store_t *st, uint64_t id, lf_store_alert_cb cb, v
     if (rc == MDB_NOTFOUND)
         return LF_ENOTFOUND;
     if (rc)
-        return mdb_fail(st, rc, "read alert");
+        return lf_store_mdb_fail(st, rc, "read alert");
     return LF_OK;
 }

@@ -262,6 +262,84 @@ lf_err_t lf_store_alerts_scan(lf_store_t *st, const lf_store_alert_query_t *q, l
 /* One alert by id: LF_OK (cb called) or LF_ENOTFOUND. */
 lf_err_t lf_store_alert_get(lf_store_t *st, uint64_t id, lf_store_alert_cb cb, void *opaque);
 
+/* ---- Keyed tables ----------------------------------------------------------
+ *
+ * Besides events and alerts the store keeps keyed tables for the stateful
+ * parts of correlate/: correlation windows, incidents and cross-agency
+ * sightings. Keys and values belong to the module that writes them (their
+ * layouts are in docs/store.md); the store gives them transactions and
+ * durability. Written in a batch's transaction they commit or vanish with
+ * the batch's events, which is what makes correlation exactly-once.
+ */
+typedef enum lf_store_table {
+    LF_TABLE_STATE,          /* correlation state: rule id + group -> window */
+    LF_TABLE_INCIDENTS,      /* incident id (u64 BE) -> incident document */
+    LF_TABLE_INCIDENT_KEYS,  /* grouping key -> incident id */
+    LF_TABLE_INCIDENT_LINKS, /* incident id + kind + id -> linked record */
+    LF_TABLE_JOINT,          /* region + entity -> cross-agency sightings */
+    LF_TABLE_COUNT
+} lf_store_table_t;
+
+#define LF_STORE_MAX_KEY 511u /* bytes of a table key (LMDB's limit) */
+
+/* A write transaction on the tables: the open batch's, or a standalone one. */
+typedef struct lf_store_wtx lf_store_wtx_t;
+
+/* The batch's own transaction (writer thread, while the batch is open).
+ * Owned by the batch; a table write that fails with LF_ESTORE/LF_EFULL
+ * fails the batch. */
+lf_store_wtx_t *lf_store_batch_wtx(lf_store_batch_t *b);
+
+/* A standalone write transaction, for changes that do not come with events
+ * (an analyst's action). Any thread; waits while another write transaction
+ * (e.g. a batch) is open, so keep it short. Finish with commit or abort.
+ * Errors: LF_ENOMEM, LF_ESTORE, LF_EFULL. */
+lf_err_t lf_store_update_begin(lf_store_t *st, lf_store_wtx_t **out);
+/* Commits and frees w. Errors: LF_ESTORE, LF_EFULL (nothing is stored). */
+lf_err_t lf_store_update_commit(lf_store_wtx_t *w);
+/* Discards and frees w. NULL is ignored. */
+void lf_store_update_abort(lf_store_wtx_t *w);
+
+/* Reads a key: LF_OK with *val pointing into the map (valid until the next
+ * write through w or its end), LF_ENOTFOUND, LF_EINVAL (key length),
+ * LF_ESTORE. */
+lf_err_t lf_store_wtx_get(lf_store_wtx_t *w, lf_store_table_t t, const void *key, size_t klen,
+                          lf_str_t *val);
+/* Writes a key (replacing). LF_EINVAL (key or value size), LF_EFULL,
+ * LF_ESTORE, LF_ESTATE (failed batch). */
+lf_err_t lf_store_wtx_put(lf_store_wtx_t *w, lf_store_table_t t, const void *key, size_t klen,
+                          const void *val, size_t vlen);
+/* Deletes a key; LF_OK also when it was absent. */
+lf_err_t lf_store_wtx_del(lf_store_wtx_t *w, lf_store_table_t t, const void *key, size_t klen);
+/* Next value of a named counter (starting at 1), kept in the meta table. */
+lf_err_t lf_store_wtx_next_id(lf_store_wtx_t *w, const char *counter, uint64_t *id);
+
+/* Called per entry of a scan; key and val are valid only during the call.
+ * Return false to stop. */
+typedef bool (*lf_store_kv_cb)(void *opaque, lf_str_t key, lf_str_t val);
+
+typedef struct lf_store_scan {
+    const void *prefix; /* only keys starting with these bytes; NULL = all */
+    size_t prefix_len;
+    const void *start; /* first key (forward) or last key (reverse) to visit;
+                          NULL = the prefix's first or last key */
+    size_t start_len;
+    bool reverse;        /* descending key order */
+    size_t max_examined; /* bound on entries visited, 0 = unbounded */
+} lf_store_scan_t;
+
+/* Scans a table inside w (forward or reverse, prefix-bounded). */
+lf_err_t lf_store_wtx_scan(lf_store_wtx_t *w, lf_store_table_t t, const lf_store_scan_t *q,
+                           lf_store_kv_cb cb, void *opaque);
+/* Reads one key in a read transaction (any thread): LF_OK (cb called),
+ * LF_ENOTFOUND, LF_EINVAL, LF_EAGAIN, LF_ESTORE. */
+lf_err_t lf_store_table_get(lf_store_t *st, lf_store_table_t t, const void *key, size_t klen,
+                            lf_store_kv_cb cb, void *opaque);
+/* Scans a table in a read transaction (any thread). *examined (may be NULL)
+ * gets the number of entries visited. */
+lf_err_t lf_store_table_scan(lf_store_t *st, lf_store_table_t t, const lf_store_scan_t *q,
+                             lf_store_kv_cb cb, void *opaque, size_t *examined);
+
 typedef struct lf_store_stats {
     uint64_t events; /* events stored */
     uint64_t alerts; /* alerts stored */

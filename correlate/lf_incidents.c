@@ -1,0 +1,1775 @@
+/* lf_incidents.c - incidents and joint-defence correlation over the
+ * store's keyed tables. Model: docs/incidents.md; tables: docs/store.md. */
+#include "lf_incidents.h"
+
+#include "lf_json.h"
+#include "lf_log.h"
+#include "lf_time.h"
+
+#include <inttypes.h>
+#include <jansson.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define LOG_COMP "incidents"
+
+#define MIN_MS  60000LL
+#define HOUR_MS (60 * MIN_MS)
+#define DAY_MS  (24 * HOUR_MS)
+
+#define LINK_ALERT   'a'
+#define LINK_HISTORY 'h'
+#define KEY_GROUP    'g'
+#define KEY_OPEN     'o'
+#define SEP          '\x1f'
+
+/* ---- configuration ---------------------------------------------------------- */
+
+#define CFG lf_incidents_config_t
+
+static const lf_config_option_t joint_options[] = {
+    LF_CFG_OPT_BOOL("enabled", lf_incidents_joint_config_t, enabled, "true",
+                    "Raise a regional alert when one entity is seen at several agencies of "
+                    "one region (區域聯防)."),
+    LF_CFG_OPT_DURATION("window", lf_incidents_joint_config_t, window_ms, "1h", 1000, 30 * DAY_MS,
+                        "Sightings at different agencies count together when they are at "
+                        "most this far apart (event time)."),
+    LF_CFG_OPT_INT("min_agencies", lf_incidents_joint_config_t, min_agencies, "3", 2, 1000,
+                   "Distinct agencies of one region that must see the entity."),
+    LF_CFG_OPT_INT("min_rule_level", lf_incidents_joint_config_t, min_rule_level, "3", 0, 4,
+                   "A rule firing counts as a joint entity from this alert level (3 = high); "
+                   "source IPs, file hashes and indicators count at any level."),
+    LF_CFG_OPT_BOOL("private_addresses", lf_incidents_joint_config_t, private_addresses, "false",
+                    "Also join on private, loopback and link-local source IPs (the same "
+                    "private address at two agencies is usually two different hosts)."),
+    LF_CFG_OPT_INT("max_sightings", lf_incidents_joint_config_t, max_sightings, "64", 2, 4096,
+                   "Agencies remembered per entity and region; the oldest are forgotten."),
+    LF_CFG_END,
+};
+
+const lf_config_option_t lf_incidents_config_options[] = {
+    LF_CFG_OPT_BOOL("enabled", CFG, enabled, "true",
+                    "Group alerts into incidents (needs detection enabled)."),
+    LF_CFG_OPT_STRING("regions_file", CFG, regions_file, "",
+                      "Region and agency model (docs/regions.md); rules/regions/taiwan.yaml "
+                      "ships the six regions. Empty: no regions (no joint defence, agency "
+                      "lights only for agencies seen in incidents)."),
+    LF_CFG_OPT_DURATION("group_window", CFG, group_window_ms, "1h", 1000, 30 * DAY_MS,
+                        "An alert joins the open incident of its agency, rule and entity "
+                        "when that incident's last alert is at most this old."),
+    LF_CFG_OPT_INT("min_alert_level", CFG, min_alert_level, "2", 0, 4,
+                   "Alerts below this level (0 informational, 1 low, 2 medium, 3 high, "
+                   "4 critical) do not open or join incidents."),
+    LF_CFG_OPT_INT("max_list_entries", CFG, max_list_entries, "32", 1, 1024,
+                   "Rule ids, entities and ATT&CK techniques kept per incident."),
+    LF_CFG_OPT_DURATION("silent_after", CFG, silent_after_ms, "1h", 1000, 30 * DAY_MS,
+                        "An agency whose agents have all sent nothing for this long shows "
+                        "the grey light (no judgement possible)."),
+    LF_CFG_OPT_DURATION("report_deadline", CFG, report_deadline_ms, "1h", 1000, 30 * DAY_MS,
+                        "通報: report within this of awareness (知悉)."),
+    LF_CFG_OPT_DURATION("rereport_deadline", CFG, rereport_deadline_ms, "1h", 1000, 30 * DAY_MS,
+                        "Report again within this of a level change after the first report."),
+    LF_CFG_OPT_DURATION("review_deadline_low", CFG, review_deadline_low_ms, "8h", 1000,
+                        30 * DAY_MS, "審核 of a level 1-2 report by the supervisor."),
+    LF_CFG_OPT_DURATION("review_deadline_high", CFG, review_deadline_high_ms, "2h", 1000,
+                        30 * DAY_MS, "審核 of a level 3-4 report by the supervisor."),
+    LF_CFG_OPT_DURATION("recovery_deadline_low", CFG, recovery_deadline_low_ms, "72h", 1000,
+                        365 * DAY_MS, "損害控制或復原 of a level 1-2 incident, from awareness."),
+    LF_CFG_OPT_DURATION("recovery_deadline_high", CFG, recovery_deadline_high_ms, "36h", 1000,
+                        365 * DAY_MS, "損害控制或復原 of a level 3-4 incident, from awareness."),
+    LF_CFG_OPT_INT("improvement_months", CFG, improvement_months, "1", 1, 24,
+                   "調查、處理及改善報告: calendar months after recovery."),
+    LF_CFG_OPT_INT("tz_offset_min", CFG, tz_offset_min, "480", -720, 840,
+                   "Zone of calendar arithmetic and of printed times, minutes east of UTC "
+                   "(Taiwan: 480)."),
+    LF_CFG_OPT_SECTION("joint", CFG, joint, joint_options,
+                       "Cross-agency joint-defence correlation."),
+    LF_CFG_END,
+};
+
+#undef CFG
+
+/* ---- engine ------------------------------------------------------------------ */
+
+struct lf_incidents {
+    lf_incidents_config_t cfg;
+    lf_store_t *st;
+    lf_region_model_t regions;
+    bool have_regions;
+    lf_incident_rules_t rules;
+    _Atomic uint64_t opened, grouped, below, joint, unknown_agency;
+};
+
+lf_err_t lf_incidents_new(const lf_incidents_config_t *cfg, lf_store_t *st, lf_incidents_t **out,
+                          char *errstr, size_t errlen)
+{
+    *out = NULL;
+    lf_incidents_t *inc = calloc(1, sizeof *inc);
+    if (!inc)
+        return LF_ENOMEM;
+    inc->cfg = *cfg;
+    inc->cfg.regions_file = NULL;
+    inc->st = st;
+    lf_incident_rules_default(&inc->rules);
+    inc->rules.report_ms = cfg->report_deadline_ms;
+    inc->rules.rereport_ms = cfg->rereport_deadline_ms;
+    inc->rules.review_low_ms = cfg->review_deadline_low_ms;
+    inc->rules.review_high_ms = cfg->review_deadline_high_ms;
+    inc->rules.recovery_low_ms = cfg->recovery_deadline_low_ms;
+    inc->rules.recovery_high_ms = cfg->recovery_deadline_high_ms;
+    inc->rules.improvement_months = (int)cfg->improvement_months;
+    inc->rules.tz_offset_min = (int32_t)cfg->tz_offset_min;
+    if (cfg->regions_file && cfg->regions_file[0]) {
+        lf_err_t rc = lf_region_model_load(cfg->regions_file, &inc->regions, errstr, errlen);
+        if (rc != LF_OK) {
+            free(inc);
+            return rc;
+        }
+        inc->have_regions = true;
+    }
+    *out = inc;
+    return LF_OK;
+}
+
+void lf_incidents_free(lf_incidents_t *inc)
+{
+    if (!inc)
+        return;
+    if (inc->have_regions)
+        lf_region_model_free(&inc->regions);
+    free(inc);
+}
+
+const lf_region_model_t *lf_incidents_regions(const lf_incidents_t *inc)
+{
+    return inc->have_regions ? &inc->regions : NULL;
+}
+
+void lf_incidents_stats(lf_incidents_t *inc, lf_incidents_stats_t *out)
+{
+    out->incidents_opened = atomic_load(&inc->opened);
+    out->alerts_grouped = atomic_load(&inc->grouped);
+    out->alerts_below_level = atomic_load(&inc->below);
+    out->joint_alerts = atomic_load(&inc->joint);
+    out->unknown_agency = atomic_load(&inc->unknown_agency);
+}
+
+/* ---- small helpers --------------------------------------------------------------- */
+
+static void be64(uint8_t *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (uint8_t)(v >> (56 - 8 * i));
+}
+
+static uint64_t rd_be64(const void *q)
+{
+    const uint8_t *p = q;
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = v << 8 | p[i];
+    return v;
+}
+
+static const char *const status_names[] = {"new", "acknowledged", "contained", "recovered",
+                                           "closed"};
+static const char *const level_names[] = {"informational", "low", "medium", "high", "critical"};
+static const char *const asset_names[] = {"non_core", "core", "core_ci", "sensitive",
+                                          "national_secret"};
+static const char *const severity_names[] = {"none", "minor", "severe"};
+
+static int name_index(const char *const *names, int count, const char *s)
+{
+    for (int i = 0; s && i < count; i++)
+        if (strcmp(names[i], s) == 0)
+            return i;
+    return -1;
+}
+
+static bool open_status(int status)
+{
+    return status >= LF_STATUS_NEW && status <= LF_STATUS_CONTAINED;
+}
+
+static json_t *jstr(lf_str_t s)
+{
+    return json_stringn_nocheck(s.ptr ? s.ptr : "", s.len);
+}
+
+static int64_t jint(const json_t *obj, const char *key)
+{
+    return json_integer_value(json_object_get(obj, key));
+}
+
+static const char *jcstr(const json_t *obj, const char *key)
+{
+    const char *s = json_string_value(json_object_get(obj, key));
+    return s ? s : "";
+}
+
+/* Adds s to the array when absent, keeping at most max entries. */
+static void set_add(json_t *arr, lf_str_t s, size_t max)
+{
+    if (!s.len)
+        return;
+    size_t i;
+    json_t *v;
+    json_array_foreach(arr, i, v)
+    {
+        if (json_string_length(v) == s.len && memcmp(json_string_value(v), s.ptr, s.len) == 0)
+            return;
+    }
+    if (json_array_size(arr) < max)
+        json_array_append_new(arr, jstr(s));
+}
+
+static json_t *obj_array(json_t *obj, const char *key)
+{
+    json_t *a = json_object_get(obj, key);
+    if (!json_is_array(a)) {
+        a = json_array();
+        json_object_set_new(obj, key, a);
+    }
+    return a;
+}
+
+static lf_err_t put_doc(lf_store_wtx_t *w, uint64_t id, json_t *doc)
+{
+    char *text = json_dumps(doc, JSON_COMPACT);
+    if (!text)
+        return LF_ENOMEM;
+    uint8_t k[8];
+    be64(k, id);
+    lf_err_t rc = lf_store_wtx_put(w, LF_TABLE_INCIDENTS, k, 8, text, strlen(text));
+    free(text);
+    return rc;
+}
+
+static lf_err_t load_doc(lf_store_wtx_t *w, uint64_t id, json_t **doc)
+{
+    uint8_t k[8];
+    be64(k, id);
+    lf_str_t v;
+    lf_err_t rc = lf_store_wtx_get(w, LF_TABLE_INCIDENTS, k, 8, &v);
+    if (rc != LF_OK)
+        return rc;
+    *doc = json_loadb(v.ptr, v.len, 0, NULL);
+    if (!json_is_object(*doc)) {
+        json_decref(*doc);
+        lf_error(LOG_COMP, "incident %" PRIu64 " is not a JSON object in the store", id);
+        return LF_ESTORE;
+    }
+    return LF_OK;
+}
+
+static lf_err_t put_link(lf_store_wtx_t *w, uint64_t id, char kind, uint64_t sub, json_t *val)
+{
+    uint8_t k[17];
+    be64(k, id);
+    k[8] = (uint8_t)kind;
+    be64(k + 9, sub);
+    char *text = json_dumps(val, JSON_COMPACT);
+    if (!text)
+        return LF_ENOMEM;
+    lf_err_t rc = lf_store_wtx_put(w, LF_TABLE_INCIDENT_LINKS, k, sizeof k, text, strlen(text));
+    free(text);
+    return rc;
+}
+
+/* Appends a history entry (takes entry) and bumps the incident's counter. */
+static lf_err_t history(lf_store_wtx_t *w, uint64_t id, json_t *doc, int64_t now_ms, json_t *entry)
+{
+    int64_t n = jint(doc, "history_count") + 1;
+    json_object_set_new(doc, "history_count", json_integer(n));
+    json_object_set_new(entry, "time_ms", json_integer(now_ms));
+    lf_err_t rc = put_link(w, id, LINK_HISTORY, (uint64_t)n, entry);
+    json_decref(entry);
+    return rc;
+}
+
+static lf_err_t set_open_index(lf_store_wtx_t *w, uint64_t id, bool open)
+{
+    uint8_t k[9];
+    k[0] = KEY_OPEN;
+    be64(k + 1, id);
+    return open ? lf_store_wtx_put(w, LF_TABLE_INCIDENT_KEYS, k, 9, "", 0)
+                : lf_store_wtx_del(w, LF_TABLE_INCIDENT_KEYS, k, 9);
+}
+
+/* ---- level suggestion ----------------------------------------------------------- */
+
+/* The CIA dimension an ATT&CK tactic points at: exfiltration and collection
+ * leak (C); impact is an outage (A); footholds and tampering (execution,
+ * persistence, privilege escalation, defence evasion, lateral movement,
+ * command and control) change the system (I). Other tactics
+ * (reconnaissance, initial access attempts, credential access, discovery)
+ * suggest nothing of their own. */
+static int tactic_dimension(const char *t)
+{
+    static const struct {
+        const char *id;
+        int dim;
+    } map[] = {
+        {"TA0010", LF_CIA_C}, {"TA0009", LF_CIA_C}, {"TA0040", LF_CIA_A},
+        {"TA0002", LF_CIA_I}, {"TA0003", LF_CIA_I}, {"TA0004", LF_CIA_I},
+        {"TA0005", LF_CIA_I}, {"TA0008", LF_CIA_I}, {"TA0011", LF_CIA_I},
+    };
+    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
+        if (strcmp(map[i].id, t) == 0)
+            return map[i].dim;
+    return -1;
+}
+
+/* The suggested impact of an incident from its alerts: the dimensions of
+ * its tactics (integrity when none says otherwise), severe when an alert
+ * is critical; the asset class of its host from the region model. */
+static void suggest_impact(lf_incidents_t *inc, json_t *doc)
+{
+    json_t *impact = json_object_get(doc, "impact");
+    if (json_is_true(json_object_get(impact, "set_by_analyst")))
+        return;
+    int sev = jint(doc, "max_alert_level") >= 4 ? LF_SEVERITY_SEVERE : LF_SEVERITY_MINOR;
+    int cia[3] = {0, 0, 0};
+    bool any = false;
+    size_t i;
+    json_t *t;
+    json_array_foreach(json_object_get(doc, "tactics"), i, t)
+    {
+        int d = tactic_dimension(json_string_value(t));
+        if (d >= 0) {
+            cia[d] = sev;
+            any = true;
+        }
+    }
+    if (!any)
+        cia[LF_CIA_I] = sev;
+    int asset = LF_ASSET_NON_CORE;
+    const char *asset_name = "";
+    const lf_region_t *region;
+    const lf_region_agency_t *ag =
+        inc->have_regions
+            ? lf_region_find_agency(&inc->regions, lf_str_c(jcstr(doc, "agency")), &region)
+            : NULL;
+    json_t *hosts = json_object_get(json_object_get(doc, "entities"), "host.name");
+    for (size_t a = 0; ag && a < ag->asset_count; a++) {
+        const lf_region_asset_t *as = &ag->assets[a];
+        for (size_t h = 0; h < as->host_count; h++) {
+            size_t j;
+            json_t *hv;
+            json_array_foreach(hosts, j, hv)
+            {
+                if (strcmp(json_string_value(hv), as->hosts[h]) == 0 && as->asset_class > asset) {
+                    asset = as->asset_class;
+                    asset_name = as->name;
+                }
+            }
+        }
+    }
+    impact = json_pack("{s:s,s:s,s:s,s:s,s:s,s:b}", "asset", asset_names[asset], "asset_name",
+                       asset_name, "c", severity_names[cia[0]], "i", severity_names[cia[1]], "a",
+                       severity_names[cia[2]], "set_by_analyst", 0);
+    json_object_set_new(doc, "impact", impact);
+}
+
+/* Computes the suggested level from the impact; the level follows it unless
+ * an analyst set the level. */
+static void apply_level(lf_incidents_t *inc, json_t *doc)
+{
+    json_t *impact = json_object_get(doc, "impact");
+    lf_impact_t im = {.asset = LF_ASSET_NON_CORE};
+    int a = name_index(asset_names, LF_ASSET_CLASS_COUNT, jcstr(impact, "asset"));
+    im.asset = a < 0 ? LF_ASSET_NON_CORE : (lf_asset_class_t)a;
+    static const char *const dims[] = {"c", "i", "a"};
+    for (int d = 0; d < 3; d++) {
+        int s = name_index(severity_names, 3, jcstr(impact, dims[d]));
+        im.cia[d] = s < 0 ? LF_SEVERITY_NONE : (lf_severity_t)s;
+    }
+    int suggested = lf_incident_level(&inc->rules, &im, 1);
+    if (suggested < 1)
+        suggested = 1;
+    json_object_set_new(doc, "suggested_level", json_integer(suggested));
+    if (!json_is_true(json_object_get(doc, "level_set_by_analyst")))
+        json_object_set_new(doc, "level", json_integer(suggested));
+}
+
+/* ---- grouping ----------------------------------------------------------------------- */
+
+static size_t group_key(uint8_t *k, size_t cap, const lf_incident_alert_t *a, const char **etype,
+                        lf_str_t *evalue)
+{
+    if (a->source_ip.len) {
+        *etype = "source.ip";
+        *evalue = a->source_ip;
+    } else if (a->user.len) {
+        *etype = "user.name";
+        *evalue = a->user;
+    } else {
+        *etype = "host.name";
+        *evalue = a->host;
+    }
+    lf_str_t parts[] = {a->agency, a->rule_id, lf_str_c(*etype), *evalue};
+    size_t n = 0;
+    k[n++] = KEY_GROUP;
+    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
+        size_t len = parts[i].len;
+        if (n + len + 1 > cap)
+            len = cap - n - 1 > 0 ? cap - n - 1 : 0;
+        if (len)
+            memcpy(k + n, parts[i].ptr, len);
+        n += len;
+        if (n < cap)
+            k[n++] = SEP;
+    }
+    return n;
+}
+
+static json_t *alert_summary(const lf_incident_alert_t *a)
+{
+    json_t *s = json_pack("{s:I,s:I,s:i,s:s}", "id", (json_int_t)a->alert_id, "time_ms",
+                          (json_int_t)a->time_ms, "level", a->level, "kind",
+                          a->kind ? a->kind : "");
+    json_object_set_new(s, "rule_id", jstr(a->rule_id));
+    json_object_set_new(s, "rule", jstr(a->rule_title.len ? a->rule_title : a->rule_id));
+    if (a->agent_id.len) {
+        json_object_set_new(s, "agent_id", jstr(a->agent_id));
+        json_object_set_new(s, "seq", json_integer((json_int_t)a->event_seq));
+    }
+    return s;
+}
+
+static void add_alert_to_doc(lf_incidents_t *inc, json_t *doc, const lf_incident_alert_t *a)
+{
+    size_t max = (size_t)inc->cfg.max_list_entries;
+    json_object_set_new(doc, "alert_count", json_integer(jint(doc, "alert_count") + 1));
+    if (a->level > jint(doc, "max_alert_level"))
+        json_object_set_new(doc, "max_alert_level", json_integer(a->level));
+    if (a->time_ms < jint(doc, "first_alert_ms") || !json_object_get(doc, "first_alert_ms"))
+        json_object_set_new(doc, "first_alert_ms", json_integer(a->time_ms));
+    if (a->time_ms > jint(doc, "last_alert_ms"))
+        json_object_set_new(doc, "last_alert_ms", json_integer(a->time_ms));
+    set_add(obj_array(doc, "rule_ids"), a->rule_id, max);
+    json_t *ent = json_object_get(doc, "entities");
+    if (!json_is_object(ent)) {
+        ent = json_object();
+        json_object_set_new(doc, "entities", ent);
+    }
+    set_add(obj_array(ent, "source.ip"), a->source_ip, max);
+    set_add(obj_array(ent, "user.name"), a->user, max);
+    set_add(obj_array(ent, "host.name"), a->host, max);
+    set_add(obj_array(ent, "file.hash"), a->file_hash, max);
+    set_add(obj_array(ent, "indicator"), a->indicator, max);
+    for (size_t i = 0; i < a->tactic_count; i++)
+        set_add(obj_array(doc, "tactics"), lf_str_c(a->tactics[i]), max);
+    for (size_t i = 0; i < a->technique_count; i++)
+        set_add(obj_array(doc, "techniques"), lf_str_c(a->techniques[i]), max);
+}
+
+static lf_err_t new_incident(lf_incidents_t *inc, lf_store_wtx_t *w, const lf_incident_alert_t *a,
+                             lf_str_t region_id, uint64_t *id_out, json_t **doc_out)
+{
+    uint64_t id;
+    lf_err_t rc = lf_store_wtx_next_id(w, "incident", &id);
+    if (rc != LF_OK)
+        return rc;
+    int64_t now = lf_time_now_ms();
+    char title[512];
+    snprintf(title, sizeof title, "%.*s", (int)(a->rule_title.len ? a->rule_title.len : a->rule_id.len),
+             a->rule_title.len ? a->rule_title.ptr : a->rule_id.ptr);
+    json_t *doc = json_pack("{s:I,s:s,s:s,s:i,s:i,s:i,s:I,s:I,s:I,s:I,s:b}", "id", (json_int_t)id,
+                            "title", title, "status", "new", "level", 1, "suggested_level", 1,
+                            "max_alert_level", a->level, "created_ms", (json_int_t)now,
+                            "updated_ms", (json_int_t)now, "first_alert_ms",
+                            (json_int_t)a->time_ms, "last_alert_ms", (json_int_t)a->time_ms,
+                            "level_set_by_analyst", 0);
+    json_object_set_new(doc, "agency", jstr(a->agency));
+    const lf_region_t *region = NULL;
+    const lf_region_agency_t *ag =
+        inc->have_regions && a->agency.len ? lf_region_find_agency(&inc->regions, a->agency, &region)
+                                           : NULL;
+    if (ag) {
+        json_object_set_new(doc, "agency_name", json_string(ag->name));
+        json_object_set_new(doc, "county", json_string(ag->county));
+    } else if (a->agency.len && inc->have_regions) {
+        atomic_fetch_add(&inc->unknown_agency, 1);
+    }
+    if (region)
+        json_object_set_new(doc, "region", json_string(region->id));
+    else if (region_id.len)
+        json_object_set_new(doc, "region", jstr(region_id));
+    json_object_set_new(doc, "assignee", json_string(""));
+    json_object_set_new(doc, "alert_count", json_integer(0));
+    json_object_set_new(doc, "history_count", json_integer(0));
+    *id_out = id;
+    *doc_out = doc;
+    atomic_fetch_add(&inc->opened, 1);
+    rc = set_open_index(w, id, true);
+    if (rc == LF_OK)
+        rc = history(w, id, doc, now,
+                     json_pack("{s:s,s:s,s:I}", "action", "created", "by", "lianfang",
+                               "alert_id", (json_int_t)a->alert_id));
+    return rc;
+}
+
+/* Attaches alert a to the incident of key k (opening one when needed). */
+static lf_err_t group_alert(lf_incidents_t *inc, lf_store_wtx_t *w, const lf_incident_alert_t *a,
+                            const uint8_t *k, size_t klen, lf_str_t region_id,
+                            uint64_t *incident_out, json_t **doc_out)
+{
+    uint64_t id = 0;
+    json_t *doc = NULL;
+    lf_str_t v;
+    lf_err_t rc = lf_store_wtx_get(w, LF_TABLE_INCIDENT_KEYS, k, klen, &v);
+    if (rc == LF_OK && v.len == 8) {
+        id = rd_be64(v.ptr);
+        rc = load_doc(w, id, &doc);
+        if (rc == LF_OK) {
+            int status = name_index(status_names, 5, jcstr(doc, "status"));
+            if (!open_status(status) ||
+                a->time_ms > jint(doc, "last_alert_ms") + inc->cfg.group_window_ms) {
+                json_decref(doc);
+                doc = NULL;
+            }
+        } else if (rc == LF_ENOTFOUND) {
+            doc = NULL;
+        } else {
+            return rc;
+        }
+    } else if (rc != LF_OK && rc != LF_ENOTFOUND) {
+        return rc;
+    }
+    if (!doc) {
+        rc = new_incident(inc, w, a, region_id, &id, &doc);
+        if (rc == LF_OK) {
+            uint8_t idb[8];
+            be64(idb, id);
+            rc = lf_store_wtx_put(w, LF_TABLE_INCIDENT_KEYS, k, klen, idb, 8);
+        }
+        if (rc != LF_OK) {
+            json_decref(doc);
+            return rc;
+        }
+    }
+    add_alert_to_doc(inc, doc, a);
+    suggest_impact(inc, doc);
+    apply_level(inc, doc);
+    json_object_set_new(doc, "updated_ms", json_integer(lf_time_now_ms()));
+    json_t *summary = alert_summary(a);
+    rc = put_link(w, id, LINK_ALERT, a->alert_id, summary);
+    json_decref(summary);
+    atomic_fetch_add(&inc->grouped, 1);
+    *incident_out = id;
+    if (doc_out)
+        *doc_out = doc;
+    else {
+        if (rc == LF_OK)
+            rc = put_doc(w, id, doc);
+        json_decref(doc);
+    }
+    return rc;
+}
+
+/* ---- joint defence ----------------------------------------------------------------- */
+
+static bool private_ip(lf_str_t ip)
+{
+    char b[64];
+    if (ip.len == 0 || ip.len >= sizeof b)
+        return true;
+    memcpy(b, ip.ptr, ip.len);
+    b[ip.len] = '\0';
+    unsigned o1, o2;
+    if (sscanf(b, "%u.%u.", &o1, &o2) == 2 && !strchr(b, ':')) {
+        return o1 == 10 || o1 == 127 || o1 == 0 || (o1 == 172 && o2 >= 16 && o2 <= 31) ||
+               (o1 == 192 && o2 == 168) || (o1 == 169 && o2 == 254) ||
+               (o1 == 100 && o2 >= 64 && o2 <= 127);
+    }
+    return strcmp(b, "::1") == 0 || strncmp(b, "fe80:", 5) == 0 || strncmp(b, "fc", 2) == 0 ||
+           strncmp(b, "fd", 2) == 0;
+}
+
+typedef struct joint_ctx {
+    lf_incidents_t *inc;
+    lf_store_batch_t *b;
+    lf_store_wtx_t *w;
+    const lf_incident_alert_t *a;
+    const lf_region_t *region;
+    uint64_t incident_id;
+} joint_ctx_t;
+
+static lf_err_t mark_cluster(lf_store_wtx_t *w, uint64_t id, const char *cluster, int agencies,
+                             uint64_t regional_incident)
+{
+    json_t *doc;
+    lf_err_t rc = load_doc(w, id, &doc);
+    if (rc != LF_OK)
+        return rc == LF_ENOTFOUND ? LF_OK : rc;
+    json_object_set_new(doc, "cluster",
+                        json_pack("{s:s,s:i,s:I}", "key", cluster, "agencies", agencies,
+                                  "regional_incident", (json_int_t)regional_incident));
+    rc = put_doc(w, id, doc);
+    json_decref(doc);
+    return rc;
+}
+
+/* Stores the regional alert and its incident; marks the member incidents. */
+static lf_err_t joint_fire(joint_ctx_t *c, json_t *rec, const char *kind, lf_str_t value,
+                           const char *cluster)
+{
+    lf_incidents_t *inc = c->inc;
+    json_t *sight = json_object_get(rec, "sightings");
+    uint64_t alert_id = lf_store_batch_next_alert_id(c->b);
+    int agencies = (int)json_array_size(sight);
+    lf_buf_t doc;
+    lf_buf_init(&doc, 1u << 20);
+    lf_json_t js;
+    lf_json_init(&js, &doc);
+    char rule_id[64], title[600];
+    snprintf(rule_id, sizeof rule_id, "lianfang.joint.%s", kind);
+    snprintf(title, sizeof title, "聯防: %s %.*s seen at %d agencies of %s", kind,
+             (int)(value.len > 256 ? 256 : value.len), value.ptr, agencies, c->region->name);
+    lf_json_object_begin(&js);
+    lf_json_key(&js, "@timestamp");
+    lf_json_timestamp_ms(&js, c->a->time_ms);
+    lf_json_key(&js, "alert");
+    lf_json_object_begin(&js);
+    lf_json_key(&js, "id");
+    lf_json_uint(&js, alert_id);
+    lf_json_key(&js, "type");
+    lf_json_cstring(&js, "joint");
+    lf_json_key(&js, "created");
+    lf_json_timestamp_ms(&js, lf_time_now_ms());
+    lf_json_key(&js, "level");
+    lf_json_cstring(&js, "high");
+    lf_json_object_end(&js);
+    lf_json_key(&js, "rule");
+    lf_json_object_begin(&js);
+    lf_json_key(&js, "id");
+    lf_json_cstring(&js, rule_id);
+    lf_json_key(&js, "name");
+    lf_json_cstring(&js, title);
+    lf_json_key(&js, "ruleset");
+    lf_json_cstring(&js, "joint-defence");
+    lf_json_object_end(&js);
+    lf_json_key(&js, "lianfang");
+    lf_json_object_begin(&js);
+    lf_json_key(&js, "region");
+    lf_json_object_begin(&js);
+    lf_json_key(&js, "id");
+    lf_json_cstring(&js, c->region->id);
+    lf_json_key(&js, "name");
+    lf_json_cstring(&js, c->region->name);
+    lf_json_object_end(&js);
+    lf_json_key(&js, "joint");
+    lf_json_object_begin(&js);
+    lf_json_key(&js, "entity");
+    lf_json_cstring(&js, kind);
+    lf_json_key(&js, "value");
+    lf_json_string(&js, value.ptr, value.len);
+    lf_json_key(&js, "window_s");
+    lf_json_int(&js, inc->cfg.joint.window_ms / 1000);
+    lf_json_key(&js, "sightings");
+    char *sj = json_dumps(sight, JSON_COMPACT);
+    if (sj) {
+        lf_json_raw(&js, sj, strlen(sj));
+        free(sj);
+    } else {
+        lf_json_null(&js);
+    }
+    lf_json_object_end(&js);
+    lf_json_object_end(&js);
+    lf_json_key(&js, "event");
+    lf_json_object_begin(&js);
+    lf_json_key(&js, "kind");
+    lf_json_cstring(&js, "alert");
+    lf_json_key(&js, "severity");
+    lf_json_int(&js, 3);
+    lf_json_object_end(&js);
+    lf_json_object_end(&js);
+    lf_err_t rc = lf_json_error(&js);
+    if (rc == LF_OK) {
+        lf_store_alert_in_t in = {.timestamp_ms = c->a->time_ms,
+                                  .agency = lf_str_c(""),
+                                  .rule_id = lf_str_c(rule_id),
+                                  .level = 3,
+                                  .doc = doc.data,
+                                  .doc_len = doc.len};
+        rc = lf_store_batch_put_alert(c->b, &in);
+    }
+    lf_buf_free(&doc);
+    if (rc != LF_OK)
+        return rc;
+    atomic_fetch_add(&inc->joint, 1);
+
+    /* The regional incident: keyed by region and entity, so later joint
+     * alerts of the same entity join it while it is open. */
+    lf_incident_alert_t ra = {.alert_id = alert_id,
+                              .time_ms = c->a->time_ms,
+                              .level = 3,
+                              .kind = "joint",
+                              .agency = lf_str_c(""),
+                              .rule_id = lf_str_c(rule_id),
+                              .rule_title = lf_str_c(title)};
+    if (strcmp(kind, "source.ip") == 0)
+        ra.source_ip = value;
+    else if (strcmp(kind, "file.hash") == 0)
+        ra.file_hash = value;
+    else if (strcmp(kind, "indicator") == 0)
+        ra.indicator = value;
+    uint8_t k[LF_STORE_MAX_KEY];
+    int kl = snprintf((char *)k, sizeof k, "j%s%c%s", c->region->id, SEP, cluster);
+    size_t klen = kl < 0 ? 0 : (size_t)kl >= sizeof k ? sizeof k - 1 : (size_t)kl;
+    uint64_t rid;
+    json_t *rdoc;
+    rc = group_alert(inc, c->w, &ra, k, klen, lf_str_c(c->region->id), &rid, &rdoc);
+    if (rc != LF_OK)
+        return rc;
+    json_object_set_new(rdoc, "scope", json_string("region"));
+    json_object_set_new(rdoc, "cluster", json_pack("{s:s,s:i,s:I}", "key", cluster, "agencies",
+                                                   agencies, "regional_incident", (json_int_t)rid));
+    json_t *members = obj_array(rdoc, "member_incidents");
+    size_t i;
+    json_t *s;
+    json_array_foreach(sight, i, s)
+    {
+        uint64_t mid = (uint64_t)jint(s, "incident");
+        bool known = false;
+        size_t j;
+        json_t *m;
+        json_array_foreach(members, j, m)
+        {
+            if ((uint64_t)json_integer_value(m) == mid)
+                known = true;
+        }
+        if (!known && mid)
+            json_array_append_new(members, json_integer((json_int_t)mid));
+        if (mid && rc == LF_OK)
+            rc = mark_cluster(c->w, mid, cluster, agencies, rid);
+    }
+    if (rc == LF_OK)
+        rc = put_doc(c->w, rid, rdoc);
+    json_decref(rdoc);
+    json_object_set_new(rec, "fired_ms", json_integer(c->a->time_ms));
+    json_object_set_new(rec, "regional_incident", json_integer((json_int_t)rid));
+    return rc;
+}
+
+/* Records one sighting of (kind, value) and fires when enough agencies of
+ * the region saw it within the window. */
+static lf_err_t joint_sight(joint_ctx_t *c, const char *kind, lf_str_t value)
+{
+    lf_incidents_t *inc = c->inc;
+    if (!value.len)
+        return LF_OK;
+    uint8_t k[LF_STORE_MAX_KEY];
+    char cluster[400];
+    snprintf(cluster, sizeof cluster, "%s=%.*s", kind, (int)(value.len > 300 ? 300 : value.len),
+             value.ptr);
+    int kl = snprintf((char *)k, sizeof k, "%s%c%s", c->region->id, SEP, cluster);
+    size_t klen = kl < 0 ? 0 : (size_t)kl >= sizeof k ? sizeof k - 1 : (size_t)kl;
+    lf_str_t v;
+    json_t *rec = NULL;
+    lf_err_t rc = lf_store_wtx_get(c->w, LF_TABLE_JOINT, k, klen, &v);
+    if (rc == LF_OK)
+        rec = json_loadb(v.ptr, v.len, 0, NULL);
+    else if (rc != LF_ENOTFOUND)
+        return rc;
+    rc = LF_OK;
+    if (!json_is_object(rec)) {
+        json_decref(rec);
+        rec = json_object();
+    }
+    json_t *sight = obj_array(rec, "sightings");
+    int64_t t = c->a->time_ms, win = inc->cfg.joint.window_ms;
+    /* Forget sightings outside the window; refresh this agency's one. */
+    json_t *kept = json_array();
+    size_t i;
+    json_t *s;
+    bool mine = false;
+    json_array_foreach(sight, i, s)
+    {
+        int64_t st = jint(s, "time_ms");
+        if (st < t - win || st > t + win)
+            continue;
+        if (c->a->agency.len == strlen(jcstr(s, "agency")) &&
+            memcmp(jcstr(s, "agency"), c->a->agency.ptr, c->a->agency.len) == 0) {
+            mine = true;
+            if (t >= st) {
+                json_object_set_new(s, "time_ms", json_integer(t));
+                json_object_set_new(s, "alert", json_integer((json_int_t)c->a->alert_id));
+                json_object_set_new(s, "incident", json_integer((json_int_t)c->incident_id));
+            }
+        }
+        json_array_append(kept, s);
+    }
+    bool newcomer = !mine;
+    if (newcomer) {
+        json_t *n = json_pack("{s:I,s:I,s:I}", "time_ms", (json_int_t)t, "alert",
+                              (json_int_t)c->a->alert_id, "incident",
+                              (json_int_t)c->incident_id);
+        json_object_set_new(n, "agency", jstr(c->a->agency));
+        json_array_append_new(kept, n);
+        while (json_array_size(kept) > (size_t)inc->cfg.joint.max_sightings)
+            json_array_remove(kept, 0);
+    }
+    json_object_set_new(rec, "sightings", kept);
+    int agencies = (int)json_array_size(kept);
+    int64_t fired = jint(rec, "fired_ms");
+    bool fired_recently = json_object_get(rec, "fired_ms") && t - fired <= win && fired - t <= win;
+    if (agencies >= inc->cfg.joint.min_agencies) {
+        if (!fired_recently) {
+            rc = joint_fire(c, rec, kind, value, cluster);
+        } else if (newcomer) {
+            /* One more agency joins a cluster that already fired: link it. */
+            uint64_t rid = (uint64_t)jint(rec, "regional_incident");
+            rc = mark_cluster(c->w, c->incident_id, cluster, agencies, rid);
+            json_t *rdoc;
+            if (rc == LF_OK && rid && load_doc(c->w, rid, &rdoc) == LF_OK) {
+                json_array_append_new(obj_array(rdoc, "member_incidents"),
+                                      json_integer((json_int_t)c->incident_id));
+                json_object_set_new(json_object_get(rdoc, "cluster"), "agencies",
+                                    json_integer(agencies));
+                rc = put_doc(c->w, rid, rdoc);
+                json_decref(rdoc);
+            }
+        }
+    }
+    if (rc == LF_OK) {
+        char *text = json_dumps(rec, JSON_COMPACT);
+        rc = text ? lf_store_wtx_put(c->w, LF_TABLE_JOINT, k, klen, text, strlen(text)) : LF_ENOMEM;
+        free(text);
+    }
+    json_decref(rec);
+    return rc;
+}
+
+static lf_err_t joint_check(lf_incidents_t *inc, lf_store_batch_t *b, lf_store_wtx_t *w,
+                            const lf_incident_alert_t *a, uint64_t incident_id)
+{
+    if (!inc->cfg.joint.enabled || !inc->have_regions || !a->agency.len)
+        return LF_OK;
+    const lf_region_t *region = NULL;
+    if (!lf_region_find_agency(&inc->regions, a->agency, &region) || !region)
+        return LF_OK;
+    joint_ctx_t c = {.inc = inc, .b = b, .w = w, .a = a, .region = region,
+                     .incident_id = incident_id};
+    lf_err_t rc = LF_OK;
+    if (a->source_ip.len && (inc->cfg.joint.private_addresses || !private_ip(a->source_ip)))
+        rc = joint_sight(&c, "source.ip", a->source_ip);
+    if (rc == LF_OK)
+        rc = joint_sight(&c, "file.hash", a->file_hash);
+    if (rc == LF_OK)
+        rc = joint_sight(&c, "indicator", a->indicator);
+    if (rc == LF_OK && a->level >= inc->cfg.joint.min_rule_level)
+        rc = joint_sight(&c, "rule", a->rule_id);
+    return rc;
+}
+
+lf_err_t lf_incidents_on_alert(lf_incidents_t *inc, lf_store_batch_t *b,
+                               const lf_incident_alert_t *a)
+{
+    if (!inc->cfg.enabled)
+        return LF_OK;
+    if (a->level < inc->cfg.min_alert_level) {
+        atomic_fetch_add(&inc->below, 1);
+        return LF_OK;
+    }
+    lf_store_wtx_t *w = lf_store_batch_wtx(b);
+    if (!w)
+        return LF_ESTATE;
+    uint8_t k[LF_STORE_MAX_KEY];
+    const char *etype;
+    lf_str_t evalue;
+    size_t klen = group_key(k, sizeof k, a, &etype, &evalue);
+    uint64_t id;
+    lf_err_t rc = group_alert(inc, w, a, k, klen, lf_str_c(""), &id, NULL);
+    if (rc == LF_OK)
+        rc = joint_check(inc, b, w, a, id);
+    return rc;
+}
+
+/* ---- views ------------------------------------------------------------------------ */
+
+typedef struct view {
+    lf_incident_times_t times;
+    lf_incident_deadlines_t due;
+    bool have_due;
+    bool overdue_report, overdue_review, overdue_recovery, overdue_improvement;
+    int status;
+} view_t;
+
+static void compute_view(lf_incidents_t *inc, const json_t *doc, int64_t now, view_t *v)
+{
+    memset(v, 0, sizeof *v);
+    v->status = name_index(status_names, 5, jcstr(doc, "status"));
+    v->times.level = (int)jint(doc, "level");
+    v->times.awareness_ms = jint(doc, "awareness_ms");
+    v->times.level_changed_ms = jint(doc, "level_changed_ms");
+    v->times.reported_ms = jint(doc, "reported_ms");
+    v->times.recovered_ms = jint(doc, "recovered_ms");
+    v->have_due = lf_incident_deadlines(&inc->rules, &v->times, &v->due) == LF_OK;
+    if (!v->have_due || v->status == LF_STATUS_CLOSED)
+        return;
+    bool reported = v->times.reported_ms && (!v->times.level_changed_ms ||
+                                             v->times.reported_ms >= v->times.level_changed_ms);
+    v->overdue_report = !reported && now > v->due.report_ms;
+    v->overdue_review = v->times.reported_ms && !jint(doc, "reviewed_ms") && v->due.review_ms &&
+                        now > v->due.review_ms;
+    v->overdue_recovery = !v->times.recovered_ms && now > v->due.recovery_ms;
+    v->overdue_improvement = v->times.recovered_ms && !jint(doc, "improvement_submitted_ms") &&
+                             v->due.improvement_ms && now > v->due.improvement_ms;
+}
+
+static bool view_overdue(const view_t *v)
+{
+    return v->overdue_report || v->overdue_review || v->overdue_recovery || v->overdue_improvement;
+}
+
+static void put_time(json_t *o, const char *key, int64_t ms)
+{
+    if (!ms) {
+        json_object_set_new(o, key, json_null());
+        return;
+    }
+    char b[40];
+    size_t n = lf_time_format_rfc3339_ms(ms, b, sizeof b);
+    json_object_set_new(o, key, json_stringn(b, n));
+}
+
+/* The document as clients see it: stored fields plus names, times and
+ * computed deadlines. Returns a new reference. */
+static json_t *render(lf_incidents_t *inc, const json_t *doc, int64_t now)
+{
+    json_t *o = json_deep_copy(doc);
+    view_t v;
+    compute_view(inc, doc, now, &v);
+    static const char *const stamps[] = {"created", "updated", "first_alert", "last_alert",
+                                         "awareness", "acknowledged", "reported", "reviewed", "contained",
+                                         "recovered", "improvement_submitted", "closed",
+                                         "level_changed"};
+    for (size_t i = 0; i < sizeof stamps / sizeof stamps[0]; i++) {
+        char key[64];
+        snprintf(key, sizeof key, "%s_ms", stamps[i]);
+        int64_t ms = jint(doc, key);
+        json_object_del(o, key);
+        put_time(o, stamps[i], ms);
+    }
+    json_t *due = json_object();
+    put_time(due, "report", v.have_due ? v.due.report_ms : 0);
+    put_time(due, "review", v.have_due ? v.due.review_ms : 0);
+    put_time(due, "recovery", v.have_due ? v.due.recovery_ms : 0);
+    put_time(due, "improvement", v.have_due ? v.due.improvement_ms : 0);
+    json_object_set_new(o, "deadlines", due);
+    json_object_set_new(o, "overdue",
+                        json_pack("{s:b,s:b,s:b,s:b,s:b}", "any", view_overdue(&v), "report",
+                                  v.overdue_report, "review", v.overdue_review, "recovery",
+                                  v.overdue_recovery, "improvement", v.overdue_improvement));
+    int64_t mal = jint(doc, "max_alert_level");
+    json_object_set_new(o, "max_alert_level_name", json_string(level_names[mal < 0 ? 0 : mal > 4 ? 4 : mal]));
+    if (!json_object_get(o, "scope"))
+        json_object_set_new(o, "scope", json_string("agency"));
+    return o;
+}
+
+static lf_err_t dump_into(json_t *o, lf_buf_t *out)
+{
+    char *text = json_dumps(o, JSON_COMPACT);
+    if (!text)
+        return LF_ENOMEM;
+    lf_buf_reset(out);
+    lf_err_t rc = lf_buf_append(out, text, strlen(text));
+    free(text);
+    return rc;
+}
+
+typedef struct list_ctx {
+    lf_incidents_t *inc;
+    const lf_incident_query_t *q;
+    json_t *items;
+    size_t count;
+    uint64_t last_id;
+    bool more;
+} list_ctx_t;
+
+static bool str_eq(lf_str_t a, const char *b)
+{
+    return a.len == strlen(b) && memcmp(a.ptr, b, a.len) == 0;
+}
+
+static bool list_cb(void *opaque, lf_str_t key, lf_str_t val)
+{
+    list_ctx_t *c = opaque;
+    if (key.len != 8)
+        return true;
+    if (c->count >= c->q->limit) {
+        c->more = true;
+        c->last_id = rd_be64(key.ptr);
+        return false;
+    }
+    json_t *doc = json_loadb(val.ptr, val.len, 0, NULL);
+    if (!json_is_object(doc)) {
+        json_decref(doc);
+        return true;
+    }
+    const lf_incident_query_t *q = c->q;
+    int status = name_index(status_names, 5, jcstr(doc, "status"));
+    bool ok = true;
+    if (q->status.len) {
+        if (str_eq(q->status, "open"))
+            ok = open_status(status);
+        else
+            ok = status >= 0 && str_eq(q->status, status_names[status]);
+    }
+    if (ok && q->level)
+        ok = jint(doc, "level") == q->level;
+    if (ok && q->agency.len)
+        ok = str_eq(q->agency, jcstr(doc, "agency"));
+    if (ok && q->region.len)
+        ok = str_eq(q->region, jcstr(doc, "region"));
+    if (ok && q->from_ms)
+        ok = jint(doc, "first_alert_ms") >= q->from_ms;
+    if (ok && q->to_ms)
+        ok = jint(doc, "first_alert_ms") < q->to_ms;
+    if (ok && q->overdue_only) {
+        view_t v;
+        compute_view(c->inc, doc, q->now_ms, &v);
+        ok = view_overdue(&v);
+    }
+    if (ok) {
+        json_array_append_new(c->items, render(c->inc, doc, q->now_ms));
+        c->count++;
+    }
+    json_decref(doc);
+    return true;
+}
+
+lf_err_t lf_incidents_list_json(lf_incidents_t *inc, const lf_incident_query_t *q, lf_buf_t *out)
+{
+    uint8_t start[8];
+    lf_store_scan_t scan = {.reverse = true, .max_examined = 100000};
+    if (q->cursor && q->cursor[0]) {
+        char *end;
+        unsigned long long id = strtoull(q->cursor, &end, 10);
+        if (*end || id == 0)
+            return LF_EINVAL;
+        be64(start, id);
+        scan.start = start;
+        scan.start_len = 8;
+    }
+    if (q->limit == 0 || q->limit > LF_STORE_SCAN_LIMIT_MAX)
+        return LF_EINVAL;
+    list_ctx_t c = {.inc = inc, .q = q, .items = json_array()};
+    size_t examined = 0;
+    lf_err_t rc = lf_store_table_scan(inc->st, LF_TABLE_INCIDENTS, &scan, list_cb, &c, &examined);
+    if (rc != LF_OK) {
+        json_decref(c.items);
+        return rc;
+    }
+    char cursor[32] = "";
+    if (c.more)
+        snprintf(cursor, sizeof cursor, "%" PRIu64, c.last_id);
+    json_t *o = json_pack("{s:o,s:s}", "incidents", c.items, "next_cursor", cursor);
+    rc = dump_into(o, out);
+    json_decref(o);
+    return rc;
+}
+
+typedef struct links_ctx {
+    json_t *alerts, *history;
+    size_t max_alerts;
+    size_t alert_total;
+} links_ctx_t;
+
+static bool links_cb(void *opaque, lf_str_t key, lf_str_t val)
+{
+    links_ctx_t *c = opaque;
+    if (key.len != 17)
+        return true;
+    json_t *v = json_loadb(val.ptr, val.len, 0, NULL);
+    if (!v)
+        return true;
+    if (key.ptr[8] == LINK_ALERT) {
+        c->alert_total++;
+        if (json_array_size(c->alerts) < c->max_alerts)
+            json_array_append(c->alerts, v);
+    } else if (key.ptr[8] == LINK_HISTORY) {
+        int64_t ms = jint(v, "time_ms");
+        json_object_del(v, "time_ms");
+        put_time(v, "time", ms);
+        json_array_append(c->history, v);
+    }
+    json_decref(v);
+    return true;
+}
+
+typedef struct one_ctx {
+    json_t *doc;
+} one_ctx_t;
+
+static bool one_cb(void *opaque, lf_str_t key, lf_str_t val)
+{
+    (void)key;
+    one_ctx_t *c = opaque;
+    c->doc = json_loadb(val.ptr, val.len, 0, NULL);
+    return false;
+}
+
+/* Reads incident id with its links (any thread). */
+static lf_err_t read_full(lf_incidents_t *inc, uint64_t id, json_t **doc, links_ctx_t *links)
+{
+    uint8_t k[8];
+    be64(k, id);
+    one_ctx_t one = {0};
+    lf_err_t rc = lf_store_table_get(inc->st, LF_TABLE_INCIDENTS, k, 8, one_cb, &one);
+    if (rc != LF_OK)
+        return rc;
+    if (!json_is_object(one.doc)) {
+        json_decref(one.doc);
+        return LF_ESTORE;
+    }
+    *doc = one.doc;
+    if (!links)
+        return LF_OK;
+    lf_store_scan_t scan = {.prefix = k, .prefix_len = 8};
+    return lf_store_table_scan(inc->st, LF_TABLE_INCIDENT_LINKS, &scan, links_cb, links, NULL);
+}
+
+lf_err_t lf_incidents_get_json(lf_incidents_t *inc, uint64_t id, int64_t now_ms, lf_buf_t *out)
+{
+    json_t *doc;
+    links_ctx_t links = {.alerts = json_array(), .history = json_array(), .max_alerts = 1000};
+    lf_err_t rc = read_full(inc, id, &doc, &links);
+    if (rc == LF_OK) {
+        json_t *o = render(inc, doc, now_ms);
+        json_object_set(o, "alerts", links.alerts);
+        json_object_set_new(o, "alerts_listed", json_integer((json_int_t)json_array_size(links.alerts)));
+        json_object_set(o, "history", links.history);
+        rc = dump_into(o, out);
+        json_decref(o);
+        json_decref(doc);
+    }
+    json_decref(links.alerts);
+    json_decref(links.history);
+    return rc;
+}
+
+/* ---- threat lights ----------------------------------------------------------------- */
+
+typedef struct agency_state {
+    const char *id;
+    const char *name;
+    const char *county;
+    const char *region;
+    lf_light_incident_t *incs;
+    size_t count, cap;
+    bool untriaged_high;
+    bool has_agents;
+    int64_t last_seen_ms;
+    int open_by_level[5];
+} agency_state_t;
+
+typedef struct lights_ctx {
+    lf_incidents_t *inc;
+    agency_state_t *ag;
+    size_t count, cap;
+    json_t *clusters; /* cluster key -> {agency: county} for confirmed incidents */
+    int64_t now;
+    lf_err_t rc;
+} lights_ctx_t;
+
+static agency_state_t *agency_get(lights_ctx_t *c, const char *id)
+{
+    for (size_t i = 0; i < c->count; i++)
+        if (strcmp(c->ag[i].id, id) == 0)
+            return &c->ag[i];
+    if (c->count == c->cap) {
+        size_t ncap = c->cap ? c->cap * 2 : 64;
+        agency_state_t *n = realloc(c->ag, ncap * sizeof *n);
+        if (!n)
+            return NULL;
+        c->ag = n;
+        c->cap = ncap;
+    }
+    agency_state_t *a = &c->ag[c->count++];
+    memset(a, 0, sizeof *a);
+    a->id = strdup(id);
+    a->name = "";
+    a->county = "";
+    a->region = "";
+    return a->id ? a : NULL;
+}
+
+static bool lights_incident_cb(void *opaque, lf_str_t key, lf_str_t val)
+{
+    lights_ctx_t *c = opaque;
+    (void)key;
+    json_t *doc = json_loadb(val.ptr, val.len, 0, NULL);
+    if (!json_is_object(doc) || !jcstr(doc, "agency")[0]) {
+        json_decref(doc);
+        return true;
+    }
+    view_t v;
+    compute_view(c->inc, doc, c->now, &v);
+    if (v.status == LF_STATUS_CLOSED || v.status < 0) {
+        json_decref(doc);
+        return true;
+    }
+    agency_state_t *a = agency_get(c, jcstr(doc, "agency"));
+    if (!a) {
+        c->rc = LF_ENOMEM;
+        json_decref(doc);
+        return false;
+    }
+    if (a->count == a->cap) {
+        size_t ncap = a->cap ? a->cap * 2 : 8;
+        lf_light_incident_t *n = realloc(a->incs, ncap * sizeof *n);
+        if (!n) {
+            c->rc = LF_ENOMEM;
+            json_decref(doc);
+            return false;
+        }
+        a->incs = n;
+        a->cap = ncap;
+    }
+    json_t *cluster = json_object_get(doc, "cluster");
+    lf_light_incident_t *li = &a->incs[a->count++];
+    *li = (lf_light_incident_t){
+        .level = (int)jint(doc, "level"),
+        .status = (lf_incident_status_t)v.status,
+        .due = v.due,
+        .reported = jint(doc, "reported_ms") != 0,
+        .reviewed = jint(doc, "reviewed_ms") != 0,
+        .improvement_submitted = jint(doc, "improvement_submitted_ms") != 0,
+        .in_cross_agency_cluster = jint(cluster, "agencies") >= 3,
+    };
+    if (!v.have_due) {
+        /* No awareness yet: no clock runs; the incident still counts. */
+        li->due = (lf_incident_deadlines_t){0};
+        li->reported = true;
+        li->reviewed = true;
+    }
+    if (open_status(v.status)) {
+        int lv = li->level < 1 ? 1 : li->level > 4 ? 4 : li->level;
+        a->open_by_level[lv]++;
+    }
+    if (v.status == LF_STATUS_NEW && jint(doc, "max_alert_level") >= 3)
+        a->untriaged_high = true;
+    if (cluster && v.status >= LF_STATUS_ACKNOWLEDGED && v.status <= LF_STATUS_RECOVERED) {
+        const char *ck = jcstr(cluster, "key");
+        json_t *members = json_object_get(c->clusters, ck);
+        if (!members) {
+            members = json_object();
+            json_object_set_new(c->clusters, ck, members);
+        }
+        json_object_set_new(members, a->id, json_string(jcstr(doc, "county")));
+    }
+    json_decref(doc);
+    return true;
+}
+
+static bool lights_agent_cb(void *opaque, const lf_store_agent_info_t *info)
+{
+    lights_ctx_t *c = opaque;
+    if (!info->agency.len)
+        return true;
+    char id[LF_STORE_MAX_LABEL + 1];
+    size_t n = info->agency.len < LF_STORE_MAX_LABEL ? info->agency.len : LF_STORE_MAX_LABEL;
+    memcpy(id, info->agency.ptr, n);
+    id[n] = '\0';
+    agency_state_t *a = agency_get(c, id);
+    if (!a) {
+        c->rc = LF_ENOMEM;
+        return false;
+    }
+    a->has_agents = true;
+    if (info->last_seen_ms > a->last_seen_ms)
+        a->last_seen_ms = info->last_seen_ms;
+    return true;
+}
+
+lf_err_t lf_incidents_lights_json(lf_incidents_t *inc, int64_t now_ms, lf_buf_t *out)
+{
+    lights_ctx_t c = {.inc = inc, .now = now_ms, .clusters = json_object()};
+    /* Every agency of the model, then those only seen in data. */
+    for (size_t r = 0; inc->have_regions && r < inc->regions.region_count; r++) {
+        const lf_region_t *reg = &inc->regions.regions[r];
+        for (size_t i = 0; i < reg->agency_count; i++) {
+            agency_state_t *a = agency_get(&c, reg->agencies[i].id);
+            if (!a) {
+                c.rc = LF_ENOMEM;
+                break;
+            }
+            a->name = reg->agencies[i].name;
+            a->county = reg->agencies[i].county;
+            a->region = reg->id;
+        }
+    }
+    lf_store_scan_t scan = {.max_examined = 0};
+    lf_err_t rc = c.rc;
+    if (rc == LF_OK)
+        rc = lf_store_table_scan(inc->st, LF_TABLE_INCIDENTS, &scan, lights_incident_cb, &c, NULL);
+    if (rc == LF_OK)
+        rc = c.rc;
+    if (rc == LF_OK)
+        rc = lf_store_agents_list(inc->st, lights_agent_cb, &c);
+    if (rc == LF_OK)
+        rc = c.rc;
+
+    json_t *agencies = json_array(), *regions = json_array();
+    lf_light_t *lights = calloc(c.count ? c.count : 1, sizeof *lights);
+    if (!lights)
+        rc = LF_ENOMEM;
+    for (size_t i = 0; rc == LF_OK && i < c.count; i++) {
+        agency_state_t *a = &c.ag[i];
+        lf_light_agency_t la = {.incidents = a->incs,
+                                .count = (int)a->count,
+                                .untriaged_high_alert = a->untriaged_high,
+                                .sources_silent =
+                                    !a->has_agents ||
+                                    now_ms - a->last_seen_ms > inc->cfg.silent_after_ms,
+                                .now_ms = now_ms};
+        lights[i] = lf_light_agency(&la);
+        json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:s,s:b,s:i,s:i,s:i,s:i}", "agency", a->id, "name",
+                              a->name, "county", a->county, "region", a->region, "light",
+                              lf_light_name(lights[i]), "sources_silent", la.sources_silent,
+                              "open_level_1", a->open_by_level[1], "open_level_2",
+                              a->open_by_level[2], "open_level_3", a->open_by_level[3],
+                              "open_level_4", a->open_by_level[4]);
+        put_time(o, "last_seen", a->last_seen_ms);
+        json_array_append_new(agencies, o);
+    }
+    for (size_t r = 0; rc == LF_OK && inc->have_regions && r < inc->regions.region_count; r++) {
+        const lf_region_t *reg = &inc->regions.regions[r];
+        lf_light_t *rl = calloc(reg->agency_count ? reg->agency_count : 1, sizeof *rl);
+        if (!rl) {
+            rc = LF_ENOMEM;
+            break;
+        }
+        size_t n = 0;
+        for (size_t i = 0; i < c.count; i++)
+            if (strcmp(c.ag[i].region, reg->id) == 0 && n < reg->agency_count)
+                rl[n++] = lights[i];
+        /* Step up when one cluster has confirmed incidents at >= 2 agencies
+         * in >= 2 counties of this region. */
+        bool escalate = false;
+        const char *ck;
+        json_t *members;
+        json_object_foreach(c.clusters, ck, members)
+        {
+            size_t in_region = 0;
+            json_t *counties = json_object();
+            const char *aid;
+            json_t *county;
+            json_object_foreach(members, aid, county)
+            {
+                const lf_region_t *ar = NULL;
+                if (lf_region_find_agency(&inc->regions, lf_str_c(aid), &ar) && ar == reg) {
+                    in_region++;
+                    json_object_set(counties, json_string_value(county), json_true());
+                }
+            }
+            if (in_region >= 2 && json_object_size(counties) >= 2)
+                escalate = true;
+            json_decref(counties);
+        }
+        lf_light_t light = lf_light_region(rl, (int)n, escalate);
+        free(rl);
+        json_array_append_new(regions,
+                              json_pack("{s:s,s:s,s:s,s:b,s:i}", "region", reg->id, "name",
+                                        reg->name, "light", lf_light_name(light), "cluster_step_up",
+                                        escalate, "agencies", (int)n));
+    }
+    if (rc == LF_OK) {
+        json_t *o = json_pack("{s:o,s:o}", "agencies", agencies, "regions", regions);
+        put_time(o, "computed", now_ms);
+        rc = dump_into(o, out);
+        json_decref(o);
+    } else {
+        json_decref(agencies);
+        json_decref(regions);
+    }
+    free(lights);
+    for (size_t i = 0; i < c.count; i++) {
+        free((void *)c.ag[i].id);
+        free(c.ag[i].incs);
+    }
+    free(c.ag);
+    json_decref(c.clusters);
+    return rc;
+}
+
+/* ---- actions -------------------------------------------------------------------------- */
+
+static bool parse_time(const char *s, int64_t *ms)
+{
+    return s && lf_time_parse(s, ms);
+}
+
+lf_err_t lf_incidents_act(lf_incidents_t *inc, uint64_t id, const char *body, size_t len,
+                          int64_t now_ms, lf_buf_t *out, char *errstr, size_t errlen)
+{
+#define FAIL(...)                                                                                  \
+    do {                                                                                           \
+        snprintf(errstr, errlen, __VA_ARGS__);                                                     \
+        rc = LF_EINVAL;                                                                            \
+        goto done;                                                                                 \
+    } while (0)
+    json_error_t jerr;
+    json_t *req = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!json_is_object(req)) {
+        snprintf(errstr, errlen, "the body must be a JSON object: %s",
+                 req ? "not an object" : jerr.text);
+        json_decref(req);
+        return LF_EINVAL;
+    }
+    lf_store_wtx_t *w = NULL;
+    json_t *doc = NULL, *entry = NULL;
+    lf_err_t rc = lf_store_update_begin(inc->st, &w);
+    if (rc != LF_OK) {
+        snprintf(errstr, errlen, "the store cannot take the change now: %s", lf_strerror(rc));
+        json_decref(req);
+        return rc;
+    }
+    rc = load_doc(w, id, &doc);
+    if (rc != LF_OK) {
+        snprintf(errstr, errlen, "incident %" PRIu64 " %s", id,
+                 rc == LF_ENOTFOUND ? "does not exist" : "cannot be read");
+        goto done;
+    }
+    const char *action = jcstr(req, "action");
+    const char *by = jcstr(req, "by");
+    if (!by[0])
+        FAIL("\"by\" (who makes the change) is required");
+    if (strlen(by) > 128)
+        FAIL("\"by\" is longer than 128 bytes");
+    int status = name_index(status_names, 5, jcstr(doc, "status"));
+    entry = json_pack("{s:s,s:s}", "action", action, "by", by);
+    if (strcmp(action, "status") == 0) {
+        int to = name_index(status_names, 5, jcstr(req, "status"));
+        if (to < 0)
+            FAIL("\"status\" must be one of new, acknowledged, contained, recovered, closed");
+        if (to <= status)
+            FAIL("status can only move forward (new → acknowledged → contained → recovered → "
+                 "closed); it is %s",
+                 status_names[status < 0 ? 0 : status]);
+        static const char *const stamp[] = {NULL, "acknowledged_ms", "contained_ms",
+                                            "recovered_ms", "closed_ms"};
+        json_object_set_new(doc, stamp[to], json_integer(now_ms));
+        if (!jint(doc, "awareness_ms"))
+            json_object_set_new(doc, "awareness_ms", json_integer(now_ms));
+        if (to >= LF_STATUS_RECOVERED && !jint(doc, "recovered_ms"))
+            json_object_set_new(doc, "recovered_ms", json_integer(now_ms));
+        json_object_set_new(entry, "from", json_string(status_names[status < 0 ? 0 : status]));
+        json_object_set_new(entry, "to", json_string(status_names[to]));
+        json_object_set_new(doc, "status", json_string(status_names[to]));
+        if (!open_status(to) && open_status(status))
+            rc = set_open_index(w, id, false);
+    } else if (strcmp(action, "level") == 0) {
+        json_int_t lv = json_integer_value(json_object_get(req, "level"));
+        const char *reason = jcstr(req, "reason");
+        if (lv < 1 || lv > 4)
+            FAIL("\"level\" must be 1, 2, 3 or 4");
+        if (!reason[0])
+            FAIL("a level change needs a \"reason\" (it is kept in the history)");
+        json_object_set_new(entry, "from", json_integer(jint(doc, "level")));
+        json_object_set_new(entry, "to", json_integer(lv));
+        json_object_set_new(entry, "reason", json_string(reason));
+        if (lv != jint(doc, "level") && jint(doc, "reported_ms"))
+            json_object_set_new(doc, "level_changed_ms", json_integer(now_ms));
+        json_object_set_new(doc, "level", json_integer(lv));
+        json_object_set_new(doc, "level_set_by_analyst", json_true());
+    } else if (strcmp(action, "impact") == 0) {
+        int asset = name_index(asset_names, LF_ASSET_CLASS_COUNT, jcstr(req, "asset"));
+        if (asset < 0)
+            FAIL("\"asset\" must be one of non_core, core, core_ci, sensitive, national_secret");
+        static const char *const dims[] = {"c", "i", "a"};
+        json_t *impact = json_pack("{s:s,s:b}", "asset", asset_names[asset], "set_by_analyst", 1);
+        for (int d = 0; d < 3; d++) {
+            const char *sv = jcstr(req, dims[d]);
+            int s = sv[0] ? name_index(severity_names, 3, sv) : 0;
+            if (s < 0) {
+                json_decref(impact);
+                FAIL("\"%s\" must be none, minor or severe", dims[d]);
+            }
+            json_object_set_new(impact, dims[d], json_string(severity_names[s]));
+        }
+        json_object_set_new(impact, "asset_name", json_string(jcstr(req, "asset_name")));
+        json_object_set(entry, "impact", impact);
+        json_object_set_new(doc, "impact", impact);
+        int before = (int)jint(doc, "level");
+        apply_level(inc, doc);
+        if (jint(doc, "level") != before && jint(doc, "reported_ms"))
+            json_object_set_new(doc, "level_changed_ms", json_integer(now_ms));
+    } else if (strcmp(action, "assign") == 0) {
+        const char *who = jcstr(req, "assignee");
+        if (strlen(who) > 128)
+            FAIL("\"assignee\" is longer than 128 bytes");
+        json_object_set_new(entry, "from", json_string(jcstr(doc, "assignee")));
+        json_object_set_new(entry, "to", json_string(who));
+        json_object_set_new(doc, "assignee", json_string(who));
+    } else if (strcmp(action, "note") == 0) {
+        const char *text = jcstr(req, "text");
+        if (!text[0] || strlen(text) > 16384)
+            FAIL("\"text\" must be 1 to 16384 bytes");
+        json_object_set_new(entry, "text", json_string(text));
+    } else if (strcmp(action, "awareness") == 0 || strcmp(action, "reported") == 0 ||
+               strcmp(action, "reviewed") == 0 || strcmp(action, "improvement_submitted") == 0) {
+        int64_t at = now_ms;
+        const char *ats = jcstr(req, "at");
+        if (ats[0] && !parse_time(ats, &at))
+            FAIL("\"at\" must be an RFC 3339 time such as 2026-03-10T09:40:00+08:00");
+        if (at > now_ms + 5 * MIN_MS)
+            FAIL("\"at\" lies in the future");
+        if (strcmp(action, "awareness") != 0 && !jint(doc, "awareness_ms"))
+            FAIL("set the awareness time (知悉) first");
+        if (strcmp(action, "reviewed") == 0 && !jint(doc, "reported_ms"))
+            FAIL("the incident has not been reported yet");
+        if (strcmp(action, "improvement_submitted") == 0 && !jint(doc, "recovered_ms"))
+            FAIL("the incident has not recovered yet");
+        char key[48];
+        snprintf(key, sizeof key, "%s_ms", action);
+        json_object_set_new(doc, key, json_integer(at));
+        put_time(entry, "at", at);
+    } else {
+        FAIL("unknown action \"%s\": use status, level, impact, assign, note, awareness, "
+             "reported, reviewed or improvement_submitted",
+             action);
+    }
+    if (json_object_get(req, "note") && strcmp(action, "note") != 0)
+        json_object_set_new(entry, "note", json_string(jcstr(req, "note")));
+    json_object_set_new(doc, "updated_ms", json_integer(now_ms));
+    if (rc == LF_OK)
+        rc = history(w, id, doc, now_ms, entry);
+    else
+        json_decref(entry);
+    entry = NULL;
+    if (rc == LF_OK)
+        rc = put_doc(w, id, doc);
+    if (rc == LF_OK) {
+        rc = lf_store_update_commit(w);
+        w = NULL;
+        if (rc != LF_OK)
+            snprintf(errstr, errlen, "the change could not be stored: %s", lf_strerror(rc));
+    }
+done:
+    if (rc != LF_OK && entry)
+        json_decref(entry);
+    lf_store_update_abort(w);
+    json_decref(doc);
+    json_decref(req);
+    if (rc == LF_OK)
+        rc = lf_incidents_get_json(inc, id, now_ms, out);
+    return rc;
+#undef FAIL
+}
+
+/* ---- notification draft (通報) ------------------------------------------------------- */
+
+static void html_text(lf_buf_t *out, const char *s)
+{
+    for (; s && *s; s++) {
+        switch (*s) {
+        case '<':
+            lf_buf_append(out, "&lt;", 4);
+            break;
+        case '>':
+            lf_buf_append(out, "&gt;", 4);
+            break;
+        case '&':
+            lf_buf_append(out, "&amp;", 5);
+            break;
+        case '"':
+            lf_buf_append(out, "&quot;", 6);
+            break;
+        default:
+            lf_buf_append(out, s, 1);
+        }
+    }
+}
+
+static void html_row(lf_buf_t *out, const char *zh, const char *en, const char *value)
+{
+    lf_buf_append_str(out, "<tr><th>");
+    html_text(out, zh);
+    lf_buf_append_str(out, "<br><small>");
+    html_text(out, en);
+    lf_buf_append_str(out, "</small></th><td>");
+    html_text(out, value && value[0] ? value : "—");
+    lf_buf_append_str(out, "</td></tr>\n");
+}
+
+/* Local time in the configured zone: "2026-03-10 09:40 (UTC+8)". */
+static void local_time(const lf_incidents_t *inc, const json_t *v, char *b, size_t n)
+{
+    const char *s = json_string_value(v);
+    int64_t ms;
+    if (!s || !lf_time_parse(s, &ms)) {
+        snprintf(b, n, "%s", "");
+        return;
+    }
+    int off = (int)inc->cfg.tz_offset_min;
+    time_t t = (time_t)((ms + off * MIN_MS) / 1000);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    snprintf(b, n, "%04d-%02d-%02d %02d:%02d (UTC%+d%s)", tm.tm_year + 1900, tm.tm_mon + 1,
+             tm.tm_mday, tm.tm_hour, tm.tm_min, off / 60, off % 60 ? ":30" : "");
+}
+
+lf_err_t lf_incidents_report(lf_incidents_t *inc, uint64_t id, int64_t now_ms, bool html,
+                             lf_buf_t *out)
+{
+    json_t *doc;
+    links_ctx_t links = {.alerts = json_array(), .history = json_array(), .max_alerts = 50};
+    lf_err_t rc = read_full(inc, id, &doc, &links);
+    if (rc != LF_OK) {
+        json_decref(links.alerts);
+        json_decref(links.history);
+        return rc;
+    }
+    json_t *o = render(inc, doc, now_ms);
+    const lf_region_t *region = NULL;
+    const lf_region_agency_t *ag =
+        inc->have_regions ? lf_region_find_agency(&inc->regions, lf_str_c(jcstr(doc, "agency")),
+                                                  &region)
+                          : NULL;
+    /* The description an analyst starts from: what fired, where, against what. */
+    lf_buf_t desc;
+    lf_buf_init(&desc, 64 * 1024);
+    char line[1024];
+    snprintf(line, sizeof line, "%s. %" PRId64 " alert(s) between %s and %s.", jcstr(doc, "title"),
+             jint(doc, "alert_count"), jcstr(o, "first_alert"), jcstr(o, "last_alert"));
+    lf_buf_append_str(&desc, line);
+    const char *ek;
+    json_t *ev;
+    json_object_foreach(json_object_get(doc, "entities"), ek, ev)
+    {
+        if (!json_array_size(ev))
+            continue;
+        snprintf(line, sizeof line, " %s:", ek);
+        lf_buf_append_str(&desc, line);
+        size_t i;
+        json_t *x;
+        json_array_foreach(ev, i, x)
+        {
+            lf_buf_append_str(&desc, i ? ", " : " ");
+            lf_buf_append_str(&desc, json_string_value(x));
+        }
+        lf_buf_append_str(&desc, ".");
+    }
+    lf_buf_append_byte(&desc, '\0');
+    json_t *actions = json_array();
+    size_t i;
+    json_t *h;
+    json_array_foreach(links.history, i, h)
+    {
+        const char *act = jcstr(h, "action");
+        if (strcmp(act, "status") == 0 || strcmp(act, "note") == 0 || json_object_get(h, "note"))
+            json_array_append(actions, h);
+    }
+    json_t *impact = json_object_get(doc, "impact");
+    json_t *r = json_pack(
+        "{s:I,s:s,s:O,s:O,s:O,s:O,s:O,s:O,s:o,s:s,s:O,s:O,s:O,s:O,s:O,s:s,s:s}", "incident_id",
+        (json_int_t)id, "form", "資通安全事件通報 (incident notification draft)", "agency",
+        json_object_get(doc, "agency"), "occurrence_time", json_object_get(o, "first_alert"),
+        "awareness_time", json_object_get(o, "awareness"), "level", json_object_get(doc, "level"),
+        "suggested_level", json_object_get(doc, "suggested_level"), "impact",
+        impact ? impact : json_null(), "attack", json_pack("{s:O,s:O}", "tactics",
+                                                          json_object_get(doc, "tactics")
+                                                              ? json_object_get(doc, "tactics")
+                                                              : json_null(),
+                                                          "techniques",
+                                                          json_object_get(doc, "techniques")
+                                                              ? json_object_get(doc, "techniques")
+                                                              : json_null()),
+        "description", desc.data ? desc.data : "", "actions_taken", actions, "deadlines",
+        json_object_get(o, "deadlines"), "overdue", json_object_get(o, "overdue"), "alerts",
+        links.alerts, "status", json_object_get(doc, "status"), "support_needed", "", "contact",
+        jcstr(doc, "assignee"));
+    if (!r) {
+        rc = LF_ENOMEM;
+        goto out;
+    }
+    if (ag)
+        json_object_set_new(r, "agency_detail",
+                            json_pack("{s:s,s:s,s:s,s:s,s:s,s:b}", "name", ag->name, "county",
+                                      ag->county, "responsibility_level",
+                                      lf_region_level_name(ag->level), "reviewer",
+                                      ag->reviewer ? ag->reviewer : "", "region",
+                                      region ? region->name : "", "critical_infrastructure",
+                                      ag->critical_infrastructure));
+    if (!html) {
+        rc = dump_into(r, out);
+        json_decref(r);
+        goto out;
+    }
+    lf_buf_reset(out);
+    char t1[64], t2[64], num[32];
+    lf_buf_append_str(out, "<!doctype html>\n<html lang=\"zh-Hant\"><head><meta charset=\"utf-8\">"
+                           "<title>資通安全事件通報 – ");
+    snprintf(num, sizeof num, "#%" PRIu64, id);
+    html_text(out, num);
+    lf_buf_append_str(out,
+                      "</title><style>body{font-family:sans-serif;max-width:60em;margin:2em auto}"
+                      "table{border-collapse:collapse;width:100%}th,td{border:1px solid #888;"
+                      "padding:.4em;text-align:left;vertical-align:top}th{width:14em;background:"
+                      "#eee}small{font-weight:normal;color:#555}@media print{.noprint{display:"
+                      "none}}</style></head><body>\n<h1>資通安全事件通報單 <small>Incident "
+                      "notification (draft)</small></h1>\n<p class=\"noprint\">Draft generated "
+                      "by Lianfang from the incident record; check every field before "
+                      "submitting.</p>\n<table>\n");
+    html_row(out, "事件編號", "Incident", num);
+    html_row(out, "機關", "Agency",
+             ag ? ag->name : jcstr(doc, "agency"));
+    html_row(out, "機關代碼", "Agency id", jcstr(doc, "agency"));
+    if (ag) {
+        html_row(out, "資通安全責任等級", "Responsibility level", lf_region_level_name(ag->level));
+        html_row(out, "縣市 / 區域聯防", "County / region", ag->county);
+        html_row(out, "上級或監督機關", "Supervising agency", ag->reviewer);
+    }
+    local_time(inc, json_object_get(o, "first_alert"), t1, sizeof t1);
+    html_row(out, "發生時間", "Occurrence time", t1);
+    local_time(inc, json_object_get(o, "awareness"), t2, sizeof t2);
+    html_row(out, "知悉時間", "Awareness time", t2);
+    snprintf(num, sizeof num, "%" PRId64 " (suggested %" PRId64 ")", jint(doc, "level"),
+             jint(doc, "suggested_level"));
+    html_row(out, "事件等級", "Incident level", num);
+    snprintf(line, sizeof line, "asset %s %s; C %s, I %s, A %s", jcstr(impact, "asset"),
+             jcstr(impact, "asset_name"), jcstr(impact, "c"), jcstr(impact, "i"),
+             jcstr(impact, "a"));
+    html_row(out, "影響 (機密性/完整性/可用性)", "Impact (C/I/A)", line);
+    html_row(out, "事件說明", "Description", desc.data ? desc.data : "");
+    lf_buf_t acts;
+    lf_buf_init(&acts, 64 * 1024);
+    json_array_foreach(actions, i, h)
+    {
+        char when[64];
+        local_time(inc, json_object_get(h, "time"), when, sizeof when);
+        snprintf(line, sizeof line, "%s %s %s%s%s %s\n", when, jcstr(h, "by"), jcstr(h, "action"),
+                 json_object_get(h, "to") ? " → " : "", jcstr(h, "to"),
+                 jcstr(h, json_object_get(h, "text") ? "text" : "note"));
+        lf_buf_append_str(&acts, line);
+    }
+    lf_buf_append_byte(&acts, '\0');
+    html_row(out, "應變處置", "Actions taken", acts.data ? acts.data : "");
+    lf_buf_free(&acts);
+    html_row(out, "需要支援事項", "Support needed", "");
+    json_t *due = json_object_get(o, "deadlines");
+    local_time(inc, json_object_get(due, "report"), t1, sizeof t1);
+    html_row(out, "通報期限", "Report due", t1);
+    local_time(inc, json_object_get(due, "recovery"), t1, sizeof t1);
+    html_row(out, "損害控制或復原期限", "Recovery due", t1);
+    html_row(out, "聯絡人", "Contact", jcstr(doc, "assignee"));
+    lf_buf_append_str(out, "</table>\n</body></html>\n");
+    json_decref(r);
+out:
+    lf_buf_free(&desc);
+    json_decref(actions);
+    json_decref(o);
+    json_decref(doc);
+    json_decref(links.alerts);
+    json_decref(links.history);
+    return rc;
+}
