@@ -73,8 +73,8 @@ const lf_config_option_t lf_incidents_config_options[] = {
                         "通報: report within this of awareness (知悉)."),
     LF_CFG_OPT_DURATION("rereport_deadline", CFG, rereport_deadline_ms, "1h", 1000, 30 * DAY_MS,
                         "Report again within this of a level change after the first report."),
-    LF_CFG_OPT_DURATION("review_deadline_low", CFG, review_deadline_low_ms, "8h", 1000,
-                        30 * DAY_MS, "審核 of a level 1-2 report by the supervisor."),
+    LF_CFG_OPT_DURATION("review_deadline_low", CFG, review_deadline_low_ms, "8h", 1000, 30 * DAY_MS,
+                        "審核 of a level 1-2 report by the supervisor."),
     LF_CFG_OPT_DURATION("review_deadline_high", CFG, review_deadline_high_ms, "2h", 1000,
                         30 * DAY_MS, "審核 of a level 3-4 report by the supervisor."),
     LF_CFG_OPT_DURATION("recovery_deadline_low", CFG, recovery_deadline_low_ms, "72h", 1000,
@@ -429,9 +429,9 @@ static size_t group_key(uint8_t *k, size_t cap, const lf_incident_alert_t *a, co
 
 static json_t *alert_summary(const lf_incident_alert_t *a)
 {
-    json_t *s = json_pack("{s:I,s:I,s:i,s:s}", "id", (json_int_t)a->alert_id, "time_ms",
-                          (json_int_t)a->time_ms, "level", a->level, "kind",
-                          a->kind ? a->kind : "");
+    json_t *s =
+        json_pack("{s:I,s:I,s:i,s:s}", "id", (json_int_t)a->alert_id, "time_ms",
+                  (json_int_t)a->time_ms, "level", a->level, "kind", a->kind ? a->kind : "");
     json_object_set_new(s, "rule_id", jstr(a->rule_id));
     json_object_set_new(s, "rule", jstr(a->rule_title.len ? a->rule_title : a->rule_id));
     if (a->agent_id.len) {
@@ -477,19 +477,19 @@ static lf_err_t new_incident(lf_incidents_t *inc, lf_store_wtx_t *w, const lf_in
         return rc;
     int64_t now = lf_time_now_ms();
     char title[512];
-    snprintf(title, sizeof title, "%.*s", (int)(a->rule_title.len ? a->rule_title.len : a->rule_id.len),
+    snprintf(title, sizeof title, "%.*s",
+             (int)(a->rule_title.len ? a->rule_title.len : a->rule_id.len),
              a->rule_title.len ? a->rule_title.ptr : a->rule_id.ptr);
     json_t *doc = json_pack("{s:I,s:s,s:s,s:i,s:i,s:i,s:I,s:I,s:I,s:I,s:b}", "id", (json_int_t)id,
                             "title", title, "status", "new", "level", 1, "suggested_level", 1,
                             "max_alert_level", a->level, "created_ms", (json_int_t)now,
-                            "updated_ms", (json_int_t)now, "first_alert_ms",
-                            (json_int_t)a->time_ms, "last_alert_ms", (json_int_t)a->time_ms,
-                            "level_set_by_analyst", 0);
+                            "updated_ms", (json_int_t)now, "first_alert_ms", (json_int_t)a->time_ms,
+                            "last_alert_ms", (json_int_t)a->time_ms, "level_set_by_analyst", 0);
     json_object_set_new(doc, "agency", jstr(a->agency));
     const lf_region_t *region = NULL;
-    const lf_region_agency_t *ag =
-        inc->have_regions && a->agency.len ? lf_region_find_agency(&inc->regions, a->agency, &region)
-                                           : NULL;
+    const lf_region_agency_t *ag = inc->have_regions && a->agency.len
+                                       ? lf_region_find_agency(&inc->regions, a->agency, &region)
+                                       : NULL;
     if (ag) {
         json_object_set_new(doc, "agency_name", json_string(ag->name));
         json_object_set_new(doc, "county", json_string(ag->county));
@@ -509,8 +509,8 @@ static lf_err_t new_incident(lf_incidents_t *inc, lf_store_wtx_t *w, const lf_in
     rc = set_open_index(w, id, true);
     if (rc == LF_OK)
         rc = history(w, id, doc, now,
-                     json_pack("{s:s,s:s,s:I}", "action", "created", "by", "lianfang",
-                               "alert_id", (json_int_t)a->alert_id));
+                     json_pack("{s:s,s:s,s:I}", "action", "created", "by", "lianfang", "alert_id",
+                               (json_int_t)a->alert_id));
     return rc;
 }
 
@@ -728,8 +728,9 @@ static lf_err_t joint_fire(joint_ctx_t *c, json_t *rec, const char *kind, lf_str
     if (rc != LF_OK)
         return rc;
     json_object_set_new(rdoc, "scope", json_string("region"));
-    json_object_set_new(rdoc, "cluster", json_pack("{s:s,s:i,s:I}", "key", cluster, "agencies",
-                                                   agencies, "regional_incident", (json_int_t)rid));
+    json_object_set_new(rdoc, "cluster",
+                        json_pack("{s:s,s:i,s:I}", "key", cluster, "agencies", agencies,
+                                  "regional_incident", (json_int_t)rid));
     json_t *members = obj_array(rdoc, "member_incidents");
     size_t i;
     json_t *s;
@@ -759,10 +760,10 @@ static lf_err_t joint_fire(joint_ctx_t *c, json_t *rec, const char *kind, lf_str
 
 /* Records one sighting of (kind, value) and fires when enough agencies of
  * the region saw it within the window. */
-static lf_err_t joint_sight(joint_ctx_t *c, const char *kind, lf_str_t value)
+static lf_err_t joint_sight(joint_ctx_t *c, const char *kind, lf_str_t value, bool *clustered)
 {
     lf_incidents_t *inc = c->inc;
-    if (!value.len)
+    if (!value.len || *clustered)
         return LF_OK;
     uint8_t k[LF_STORE_MAX_KEY];
     char cluster[400];
@@ -808,8 +809,7 @@ static lf_err_t joint_sight(joint_ctx_t *c, const char *kind, lf_str_t value)
     bool newcomer = !mine;
     if (newcomer) {
         json_t *n = json_pack("{s:I,s:I,s:I}", "time_ms", (json_int_t)t, "alert",
-                              (json_int_t)c->a->alert_id, "incident",
-                              (json_int_t)c->incident_id);
+                              (json_int_t)c->a->alert_id, "incident", (json_int_t)c->incident_id);
         json_object_set_new(n, "agency", jstr(c->a->agency));
         json_array_append_new(kept, n);
         while (json_array_size(kept) > (size_t)inc->cfg.joint.max_sightings)
@@ -820,6 +820,7 @@ static lf_err_t joint_sight(joint_ctx_t *c, const char *kind, lf_str_t value)
     int64_t fired = jint(rec, "fired_ms");
     bool fired_recently = json_object_get(rec, "fired_ms") && t - fired <= win && fired - t <= win;
     if (agencies >= inc->cfg.joint.min_agencies) {
+        *clustered = true;
         if (!fired_recently) {
             rc = joint_fire(c, rec, kind, value, cluster);
         } else if (newcomer) {
@@ -854,17 +855,21 @@ static lf_err_t joint_check(lf_incidents_t *inc, lf_store_batch_t *b, lf_store_w
     const lf_region_t *region = NULL;
     if (!lf_region_find_agency(&inc->regions, a->agency, &region) || !region)
         return LF_OK;
-    joint_ctx_t c = {.inc = inc, .b = b, .w = w, .a = a, .region = region,
-                     .incident_id = incident_id};
+    joint_ctx_t c = {
+        .inc = inc, .b = b, .w = w, .a = a, .region = region, .incident_id = incident_id};
+    /* The entities in order of specificity; once the alert belongs to a
+     * cluster (by its source IP, say), its other entities are not counted,
+     * so one attack raises one regional alert, not one per entity. */
     lf_err_t rc = LF_OK;
+    bool clustered = false;
     if (a->source_ip.len && (inc->cfg.joint.private_addresses || !private_ip(a->source_ip)))
-        rc = joint_sight(&c, "source.ip", a->source_ip);
+        rc = joint_sight(&c, "source.ip", a->source_ip, &clustered);
     if (rc == LF_OK)
-        rc = joint_sight(&c, "file.hash", a->file_hash);
+        rc = joint_sight(&c, "file.hash", a->file_hash, &clustered);
     if (rc == LF_OK)
-        rc = joint_sight(&c, "indicator", a->indicator);
+        rc = joint_sight(&c, "indicator", a->indicator, &clustered);
     if (rc == LF_OK && a->level >= inc->cfg.joint.min_rule_level)
-        rc = joint_sight(&c, "rule", a->rule_id);
+        rc = joint_sight(&c, "rule", a->rule_id, &clustered);
     return rc;
 }
 
@@ -946,9 +951,18 @@ static json_t *render(lf_incidents_t *inc, const json_t *doc, int64_t now)
     json_t *o = json_deep_copy(doc);
     view_t v;
     compute_view(inc, doc, now, &v);
-    static const char *const stamps[] = {"created", "updated", "first_alert", "last_alert",
-                                         "awareness", "acknowledged", "reported", "reviewed", "contained",
-                                         "recovered", "improvement_submitted", "closed",
+    static const char *const stamps[] = {"created",
+                                         "updated",
+                                         "first_alert",
+                                         "last_alert",
+                                         "awareness",
+                                         "acknowledged",
+                                         "reported",
+                                         "reviewed",
+                                         "contained",
+                                         "recovered",
+                                         "improvement_submitted",
+                                         "closed",
                                          "level_changed"};
     for (size_t i = 0; i < sizeof stamps / sizeof stamps[0]; i++) {
         char key[64];
@@ -968,7 +982,10 @@ static json_t *render(lf_incidents_t *inc, const json_t *doc, int64_t now)
                                   v.overdue_report, "review", v.overdue_review, "recovery",
                                   v.overdue_recovery, "improvement", v.overdue_improvement));
     int64_t mal = jint(doc, "max_alert_level");
-    json_object_set_new(o, "max_alert_level_name", json_string(level_names[mal < 0 ? 0 : mal > 4 ? 4 : mal]));
+    json_object_set_new(o, "max_alert_level_name",
+                        json_string(level_names[mal < 0   ? 0
+                                                : mal > 4 ? 4
+                                                          : mal]));
     if (!json_object_get(o, "scope"))
         json_object_set_new(o, "scope", json_string("agency"));
     return o;
@@ -1145,7 +1162,8 @@ lf_err_t lf_incidents_get_json(lf_incidents_t *inc, uint64_t id, int64_t now_ms,
     if (rc == LF_OK) {
         json_t *o = render(inc, doc, now_ms);
         json_object_set(o, "alerts", links.alerts);
-        json_object_set_new(o, "alerts_listed", json_integer((json_int_t)json_array_size(links.alerts)));
+        json_object_set_new(o, "alerts_listed",
+                            json_integer((json_int_t)json_array_size(links.alerts)));
         json_object_set(o, "history", links.history);
         rc = dump_into(o, out);
         json_decref(o);
@@ -1327,17 +1345,16 @@ lf_err_t lf_incidents_lights_json(lf_incidents_t *inc, int64_t now_ms, lf_buf_t 
         lf_light_agency_t la = {.incidents = a->incs,
                                 .count = (int)a->count,
                                 .untriaged_high_alert = a->untriaged_high,
-                                .sources_silent =
-                                    !a->has_agents ||
-                                    now_ms - a->last_seen_ms > inc->cfg.silent_after_ms,
+                                .sources_silent = !a->has_agents || now_ms - a->last_seen_ms >
+                                                                        inc->cfg.silent_after_ms,
                                 .now_ms = now_ms};
         lights[i] = lf_light_agency(&la);
-        json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:s,s:b,s:i,s:i,s:i,s:i}", "agency", a->id, "name",
-                              a->name, "county", a->county, "region", a->region, "light",
-                              lf_light_name(lights[i]), "sources_silent", la.sources_silent,
-                              "open_level_1", a->open_by_level[1], "open_level_2",
-                              a->open_by_level[2], "open_level_3", a->open_by_level[3],
-                              "open_level_4", a->open_by_level[4]);
+        json_t *o =
+            json_pack("{s:s,s:s,s:s,s:s,s:s,s:b,s:i,s:i,s:i,s:i}", "agency", a->id, "name", a->name,
+                      "county", a->county, "region", a->region, "light", lf_light_name(lights[i]),
+                      "sources_silent", la.sources_silent, "open_level_1", a->open_by_level[1],
+                      "open_level_2", a->open_by_level[2], "open_level_3", a->open_by_level[3],
+                      "open_level_4", a->open_by_level[4]);
         put_time(o, "last_seen", a->last_seen_ms);
         json_array_append_new(agencies, o);
     }
@@ -1377,10 +1394,9 @@ lf_err_t lf_incidents_lights_json(lf_incidents_t *inc, int64_t now_ms, lf_buf_t 
         }
         lf_light_t light = lf_light_region(rl, (int)n, escalate);
         free(rl);
-        json_array_append_new(regions,
-                              json_pack("{s:s,s:s,s:s,s:b,s:i}", "region", reg->id, "name",
-                                        reg->name, "light", lf_light_name(light), "cluster_step_up",
-                                        escalate, "agencies", (int)n));
+        json_array_append_new(regions, json_pack("{s:s,s:s,s:s,s:b,s:i}", "region", reg->id, "name",
+                                                 reg->name, "light", lf_light_name(light),
+                                                 "cluster_step_up", escalate, "agencies", (int)n));
     }
     if (rc == LF_OK) {
         json_t *o = json_pack("{s:o,s:o}", "agencies", agencies, "regions", regions);
@@ -1455,8 +1471,8 @@ lf_err_t lf_incidents_act(lf_incidents_t *inc, uint64_t id, const char *body, si
             FAIL("status can only move forward (new → acknowledged → contained → recovered → "
                  "closed); it is %s",
                  status_names[status < 0 ? 0 : status]);
-        static const char *const stamp[] = {NULL, "acknowledged_ms", "contained_ms",
-                                            "recovered_ms", "closed_ms"};
+        static const char *const stamp[] = {NULL, "acknowledged_ms", "contained_ms", "recovered_ms",
+                                            "closed_ms"};
         json_object_set_new(doc, stamp[to], json_integer(now_ms));
         if (!jint(doc, "awareness_ms"))
             json_object_set_new(doc, "awareness_ms", json_integer(now_ms));
@@ -1632,9 +1648,9 @@ lf_err_t lf_incidents_report(lf_incidents_t *inc, uint64_t id, int64_t now_ms, b
     json_t *o = render(inc, doc, now_ms);
     const lf_region_t *region = NULL;
     const lf_region_agency_t *ag =
-        inc->have_regions ? lf_region_find_agency(&inc->regions, lf_str_c(jcstr(doc, "agency")),
-                                                  &region)
-                          : NULL;
+        inc->have_regions
+            ? lf_region_find_agency(&inc->regions, lf_str_c(jcstr(doc, "agency")), &region)
+            : NULL;
     /* The description an analyst starts from: what fired, where, against what. */
     lf_buf_t desc;
     lf_buf_init(&desc, 64 * 1024);
@@ -1676,14 +1692,12 @@ lf_err_t lf_incidents_report(lf_incidents_t *inc, uint64_t id, int64_t now_ms, b
         json_object_get(doc, "agency"), "occurrence_time", json_object_get(o, "first_alert"),
         "awareness_time", json_object_get(o, "awareness"), "level", json_object_get(doc, "level"),
         "suggested_level", json_object_get(doc, "suggested_level"), "impact",
-        impact ? impact : json_null(), "attack", json_pack("{s:O,s:O}", "tactics",
-                                                          json_object_get(doc, "tactics")
-                                                              ? json_object_get(doc, "tactics")
-                                                              : json_null(),
-                                                          "techniques",
-                                                          json_object_get(doc, "techniques")
-                                                              ? json_object_get(doc, "techniques")
-                                                              : json_null()),
+        impact ? impact : json_null(), "attack",
+        json_pack("{s:O,s:O}", "tactics",
+                  json_object_get(doc, "tactics") ? json_object_get(doc, "tactics") : json_null(),
+                  "techniques",
+                  json_object_get(doc, "techniques") ? json_object_get(doc, "techniques")
+                                                     : json_null()),
         "description", desc.data ? desc.data : "", "actions_taken", actions, "deadlines",
         json_object_get(o, "deadlines"), "overdue", json_object_get(o, "overdue"), "alerts",
         links.alerts, "status", json_object_get(doc, "status"), "support_needed", "", "contact",
@@ -1693,13 +1707,12 @@ lf_err_t lf_incidents_report(lf_incidents_t *inc, uint64_t id, int64_t now_ms, b
         goto out;
     }
     if (ag)
-        json_object_set_new(r, "agency_detail",
-                            json_pack("{s:s,s:s,s:s,s:s,s:s,s:b}", "name", ag->name, "county",
-                                      ag->county, "responsibility_level",
-                                      lf_region_level_name(ag->level), "reviewer",
-                                      ag->reviewer ? ag->reviewer : "", "region",
-                                      region ? region->name : "", "critical_infrastructure",
-                                      ag->critical_infrastructure));
+        json_object_set_new(
+            r, "agency_detail",
+            json_pack("{s:s,s:s,s:s,s:s,s:s,s:b}", "name", ag->name, "county", ag->county,
+                      "responsibility_level", lf_region_level_name(ag->level), "reviewer",
+                      ag->reviewer ? ag->reviewer : "", "region", region ? region->name : "",
+                      "critical_infrastructure", ag->critical_infrastructure));
     if (!html) {
         rc = dump_into(r, out);
         json_decref(r);
@@ -1721,8 +1734,7 @@ lf_err_t lf_incidents_report(lf_incidents_t *inc, uint64_t id, int64_t now_ms, b
                       "by Lianfang from the incident record; check every field before "
                       "submitting.</p>\n<table>\n");
     html_row(out, "事件編號", "Incident", num);
-    html_row(out, "機關", "Agency",
-             ag ? ag->name : jcstr(doc, "agency"));
+    html_row(out, "機關", "Agency", ag ? ag->name : jcstr(doc, "agency"));
     html_row(out, "機關代碼", "Agency id", jcstr(doc, "agency"));
     if (ag) {
         html_row(out, "資通安全責任等級", "Responsibility level", lf_region_level_name(ag->level));

@@ -38,9 +38,9 @@ typedef struct lf_incidents_joint_config {
     bool enabled;
     int64_t window_ms;
     int64_t min_agencies;
-    int64_t min_rule_level;  /* a rule counts as a joint entity from this alert level */
-    bool private_addresses;  /* also join on private / loopback source IPs */
-    int64_t max_sightings;   /* agencies remembered per entity */
+    int64_t min_rule_level; /* a rule counts as a joint entity from this alert level */
+    bool private_addresses; /* also join on private / loopback source IPs */
+    int64_t max_sightings;  /* agencies remembered per entity */
 } lf_incidents_joint_config_t;
 
 typedef struct lf_incidents_config {
@@ -74,8 +74,8 @@ const lf_region_model_t *lf_incidents_regions(const lf_incidents_t *inc);
  * during the call; empty = absent. */
 typedef struct lf_incident_alert {
     uint64_t alert_id;
-    int64_t time_ms; /* the event's @timestamp */
-    int level;       /* 0 informational .. 4 critical */
+    int64_t time_ms;  /* the event's @timestamp */
+    int level;        /* 0 informational .. 4 critical */
     const char *kind; /* "sigma", "yara", "intel", "correlation" */
     lf_str_t agency, rule_id, rule_title, host, user, source_ip, file_hash, indicator;
     lf_str_t agent_id;
@@ -101,10 +101,10 @@ void lf_incidents_stats(lf_incidents_t *inc, lf_incidents_stats_t *out);
 /* ---- reading (any thread) -------------------------------------------------- */
 
 typedef struct lf_incident_query {
-    const char *cursor;   /* "" = newest */
-    size_t limit;         /* 1..1000 */
-    lf_str_t status;      /* "open" (new, acknowledged, contained), or one status; "" = any */
-    int level;            /* 0 = any */
+    const char *cursor; /* "" = newest */
+    size_t limit;       /* 1..1000 */
+    lf_str_t status;    /* "open" (new, acknowledged, contained), or one status; "" = any */
+    int level;          /* 0 = any */
     lf_str_t agency, region;
     bool overdue_only;
     int64_t from_ms, to_ms; /* on the incident's first alert, 0 = unbounded */
@@ -132,8 +132,8 @@ lf_err_t lf_incidents_report(lf_incidents_t *inc, uint64_t id, int64_t now_ms, b
  *   {"action":"impact","asset":"core","c":"severe","i":"none","a":"none","by":"..."}
  *   {"action":"assign","assignee":"...","by":"..."}
  *   {"action":"note","text":"...","by":"..."}
- *   {"action":"awareness"|"reported"|"reviewed"|"improvement_submitted","at":"<RFC 3339>","by":"..."}
- * On success writes the updated incident (as lf_incidents_get_json) to out.
+ *   {"action":"awareness"|"reported"|"reviewed"|"improvement_submitted","at":"<RFC
+ * 3339>","by":"..."} On success writes the updated incident (as lf_incidents_get_json) to out.
  * LF_EINVAL with a message in errstr for a malformed or disallowed action
  * (e.g. a status going backwards, a level change without reason),
  * LF_ENOTFOUND, or a store error. */

@@ -41,6 +41,10 @@ const lf_config_option_t lf_api_config_options[] = {
                     1073741824,
                     "Largest response body; a page that would be larger is refused with 500 "
                     "response_too_large (ask for a smaller limit)."),
+    LF_CFG_OPT_SIZE("max_request_body", lf_api_config_t, max_request_body, "64KiB", 1024,
+                    16 * 1024 * 1024,
+                    "Largest body of a POST request (an analyst's action on an incident); a "
+                    "larger body is refused with 413."),
     LF_CFG_END,
 };
 
@@ -280,18 +284,48 @@ static enum MHD_Result send_response(struct MHD_Connection *conn, lf_api_resp_t 
     return rc;
 }
 
-/* Called by libmicrohttpd (pool thread) when a request's headers are in and
- * again for every chunk of an upload. The API takes no request bodies, so
- * the answer is queued on the first call; a body, if any, is discarded. */
+/* *con_cls of a request that has been answered. */
+static int answered;
+
+/* What a request collects between libmicrohttpd's calls: the POST body. */
+typedef struct upload {
+    lf_buf_t body;
+    bool too_large;
+} upload_t;
+
+static bool is_post(const char *method)
+{
+    return strcmp(method, MHD_HTTP_METHOD_POST) == 0;
+}
+
+/* Called by libmicrohttpd (pool thread) when a request's headers are in, for
+ * every chunk of an upload, and once more when the upload is complete. Only
+ * POST requests have their body collected (at most api.max_request_body
+ * bytes); a body sent with another method is discarded. */
 static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, const char *url,
                                       const char *method, const char *version,
                                       const char *upload_data, size_t *upload_data_size,
                                       void **con_cls)
 {
     lf_api_t *api = cls;
-    static int answered;
     if (*con_cls == &answered) {
         *upload_data_size = 0; /* discard an unexpected body */
+        return MHD_YES;
+    }
+    if (!*con_cls && is_post(method)) {
+        upload_t *up = calloc(1, sizeof *up);
+        if (!up)
+            return MHD_NO;
+        lf_buf_init(&up->body, (size_t)api->max_request_body + 1);
+        *con_cls = up;
+        return MHD_YES;
+    }
+    upload_t *up = *con_cls == &answered ? NULL : *con_cls;
+    if (up && *upload_data_size) {
+        if (!up->too_large && (up->body.len + *upload_data_size > (size_t)api->max_request_body ||
+                               lf_buf_append(&up->body, upload_data, *upload_data_size) != LF_OK))
+            up->too_large = true;
+        *upload_data_size = 0;
         return MHD_YES;
     }
     *con_cls = &answered;
@@ -300,7 +334,24 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
     lf_api_resp_t resp = {.status = 200, .content_type = "application/json; charset=utf-8"};
     lf_buf_init(&resp.body, (size_t)api->max_response_size);
 
-    size_t metric = dispatch(&req, &resp);
+    size_t metric;
+    if (up && up->too_large) {
+        lf_api_resp_error(&resp, 413, "body_too_large",
+                          "the request body is larger than api.max_request_body (%lld bytes)",
+                          (long long)api->max_request_body);
+        metric = api->unmatched_metric;
+    } else {
+        if (up) {
+            lf_buf_append_byte(&up->body, '\0'); /* room was reserved: max + 1 */
+            req.body = up->body.data ? up->body.data : "";
+            req.body_len = up->body.len ? up->body.len - 1 : 0;
+        }
+        metric = dispatch(&req, &resp);
+    }
+    if (up) {
+        lf_buf_free(&up->body);
+        free(up);
+    }
 
     lf_metric_add(&api->route_metrics[metric].metric, 1);
     unsigned cls_index = resp.status / 100;
@@ -313,6 +364,18 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
     enum MHD_Result rc = send_response(conn, &resp);
     lf_buf_free(&resp.body);
     return rc;
+}
+
+/* Frees an upload whose request ended before it was answered. */
+static void request_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                              enum MHD_RequestTerminationCode toe)
+{
+    upload_t *up = con_cls && *con_cls != &answered ? *con_cls : NULL;
+    if (up) {
+        lf_buf_free(&up->body);
+        free(up);
+        *con_cls = NULL;
+    }
 }
 
 static void notify_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
@@ -497,6 +560,7 @@ lf_err_t lf_api_start(const lf_api_config_t *cfg, const lf_api_deps_t *deps, lf_
     api->max_page_size = cfg->max_page_size;
     api->per_ip_connection_limit = cfg->per_ip_connection_limit;
     api->max_response_size = cfg->max_response_size;
+    api->max_request_body = cfg->max_request_body;
     api->started_mono_ms = lf_time_mono_ms();
     atomic_init(&api->log_window_start, api->started_mono_ms);
 
@@ -540,10 +604,10 @@ lf_err_t lf_api_start(const lf_api_config_t *cfg, const lf_api_deps_t *deps, lf_
             (struct MHD_OptionItem){MHD_OPTION_THREAD_POOL_SIZE, (intptr_t)api->threads, NULL};
     options[n++] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
 
-    api->daemon =
-        MHD_start_daemon(flags, api->port, NULL, NULL, access_handler, api,
-                         MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, api, MHD_OPTION_NOTIFY_CONNECTION,
-                         notify_connection, api, MHD_OPTION_ARRAY, options, MHD_OPTION_END);
+    api->daemon = MHD_start_daemon(
+        flags, api->port, NULL, NULL, access_handler, api, MHD_OPTION_EXTERNAL_LOGGER, mhd_logger,
+        api, MHD_OPTION_NOTIFY_CONNECTION, notify_connection, api, MHD_OPTION_NOTIFY_COMPLETED,
+        request_completed, api, MHD_OPTION_ARRAY, options, MHD_OPTION_END);
     if (!api->daemon) {
         snprintf(errstr, errlen,
                  "api: libmicrohttpd did not start on %s (see the log for its reason)",

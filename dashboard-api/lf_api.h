@@ -23,6 +23,8 @@
 #include "lf_metrics.h"
 #include "lf_store.h"
 
+#include "lf_incidents.h"
+
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -39,6 +41,7 @@ typedef struct lf_api_config {
     int64_t max_page_size;         /* largest `limit` of /api/v1/events */
     int64_t per_ip_connection_limit;
     int64_t max_response_size; /* bytes; a larger response body is refused (500) */
+    int64_t max_request_body;  /* bytes of a POST body; larger is refused (413) */
 } lf_api_config_t;
 
 /* The `api:` section rows (defaults: loopback only, 2 threads, 256
@@ -77,6 +80,7 @@ typedef struct lf_api_deps {
     lf_metrics_t *metrics;   /* optional: the process registry shown at /metrics */
     lf_api_health_fn health; /* optional: NULL reports only "ok" */
     void *health_opaque;
+    lf_incidents_t *incidents; /* optional: incidents, lights and reports (404 when NULL) */
 } lf_api_deps_t;
 
 /* ---- Server --------------------------------------------------------------- */

@@ -33,6 +33,8 @@ typedef struct lf_api_req {
     const char *path;
     lf_str_t path_params[LF_API_MAX_PATH_PARAMS]; /* {name} segments, in order */
     size_t path_param_count;
+    const char *body; /* POST body (NUL-terminated), NULL for other methods */
+    size_t body_len;
 } lf_api_req_t;
 
 typedef struct lf_api_resp {
@@ -91,6 +93,7 @@ struct lf_api {
     int64_t max_page_size;
     int64_t per_ip_connection_limit;
     int64_t max_response_size;
+    int64_t max_request_body;
     uint16_t port;
     int64_t started_mono_ms;
 

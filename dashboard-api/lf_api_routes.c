@@ -433,6 +433,179 @@ static void handle_alert(lf_api_req_t *req, lf_api_resp_t *resp)
     lf_api_resp_json_finish(req, resp, &js);
 }
 
+/* ---- Incidents, lights, reports (lf_incidents.h) ------------------------- */
+
+static bool incidents_available(lf_api_req_t *req, lf_api_resp_t *resp)
+{
+    if (req->api->deps.incidents)
+        return true;
+    lf_api_resp_error(resp, 404, "not_found",
+                      "incidents are disabled (incidents.enabled or detect.enabled is false)");
+    return false;
+}
+
+static bool parse_incident_id(lf_api_req_t *req, lf_api_resp_t *resp, uint64_t *id)
+{
+    lf_str_t s = req->path_params[0];
+    if (!lf_api_parse_u64(s.ptr, s.len, id) || *id == 0) {
+        lf_api_resp_error(resp, 400, "bad_request", "incident id must be a positive integer");
+        return false;
+    }
+    return true;
+}
+
+/* Maps an lf_incidents result onto the response. */
+static void incidents_result(lf_api_resp_t *resp, lf_err_t rc, const char *what, uint64_t id)
+{
+    if (rc == LF_OK)
+        return;
+    if (rc == LF_ENOTFOUND)
+        lf_api_resp_error(resp, 404, "not_found", "no incident %llu", (unsigned long long)id);
+    else if (rc == LF_EFULL)
+        lf_api_resp_error(resp, 500, "response_too_large",
+                          "the %s is larger than api.max_response_size", what);
+    else if (rc == LF_EINVAL)
+        lf_api_resp_error(resp, 400, "bad_request", "malformed cursor");
+    else
+        store_read_error(resp, what, rc);
+}
+
+static void handle_incidents(lf_api_req_t *req, lf_api_resp_t *resp)
+{
+    if (!incidents_available(req, resp))
+        return;
+    lf_api_t *api = req->api;
+    lf_incident_query_t q = {.limit = (size_t)(api->max_page_size < LF_API_DEFAULT_PAGE
+                                                   ? api->max_page_size
+                                                   : LF_API_DEFAULT_PAGE),
+                             .now_ms = lf_time_now_ms()};
+    const char *v = lf_api_req_query(req, "limit");
+    uint64_t n;
+    if (v) {
+        if (!lf_api_parse_u64(v, strlen(v), &n) || n < 1 || n > (uint64_t)api->max_page_size) {
+            lf_api_resp_error(resp, 400, "bad_request", "limit must be 1..%lld",
+                              (long long)api->max_page_size);
+            return;
+        }
+        q.limit = (size_t)n;
+    }
+    q.cursor = lf_api_req_query(req, "cursor");
+    if ((v = lf_api_req_query(req, "status"))) {
+        static const char *const ok[] = {"open",      "new",       "acknowledged",
+                                         "contained", "recovered", "closed"};
+        bool found = false;
+        for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)
+            found |= strcmp(v, ok[i]) == 0;
+        if (!found) {
+            lf_api_resp_error(resp, 400, "bad_request",
+                              "status must be open, new, acknowledged, contained, recovered or "
+                              "closed");
+            return;
+        }
+        q.status = lf_str_c(v);
+    }
+    if ((v = lf_api_req_query(req, "level"))) {
+        if (!lf_api_parse_u64(v, strlen(v), &n) || n < 1 || n > 4) {
+            lf_api_resp_error(resp, 400, "bad_request", "level must be 1, 2, 3 or 4");
+            return;
+        }
+        q.level = (int)n;
+    }
+    if ((v = lf_api_req_query(req, "agency")))
+        q.agency = lf_str_c(v);
+    if ((v = lf_api_req_query(req, "region")))
+        q.region = lf_str_c(v);
+    if ((v = lf_api_req_query(req, "overdue"))) {
+        if (strcmp(v, "true") && strcmp(v, "false")) {
+            lf_api_resp_error(resp, 400, "bad_request", "overdue must be true or false");
+            return;
+        }
+        q.overdue_only = strcmp(v, "true") == 0;
+    }
+    static const char *const times[] = {"from", "to"};
+    int64_t *dst[] = {&q.from_ms, &q.to_ms};
+    for (int i = 0; i < 2; i++) {
+        if ((v = lf_api_req_query(req, times[i])) && !lf_api_parse_time(v, dst[i])) {
+            lf_api_resp_error(resp, 400, "bad_request",
+                              "%s must be RFC 3339 (2026-03-10T09:00:00+08:00) or epoch ms",
+                              times[i]);
+            return;
+        }
+    }
+    incidents_result(resp, lf_incidents_list_json(api->deps.incidents, &q, &resp->body),
+                     "incident list", 0);
+}
+
+static void handle_incident(lf_api_req_t *req, lf_api_resp_t *resp)
+{
+    uint64_t id;
+    if (!incidents_available(req, resp) || !parse_incident_id(req, resp, &id))
+        return;
+    incidents_result(
+        resp, lf_incidents_get_json(req->api->deps.incidents, id, lf_time_now_ms(), &resp->body),
+        "incident", id);
+}
+
+static void handle_incident_action(lf_api_req_t *req, lf_api_resp_t *resp)
+{
+    uint64_t id;
+    if (!incidents_available(req, resp) || !parse_incident_id(req, resp, &id))
+        return;
+    /* JSON only: a browser cannot send it cross-site without a CORS
+     * preflight, which this API never grants. */
+    const char *ct =
+        MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+    if (!ct || strncmp(ct, "application/json", 16) != 0) {
+        lf_api_resp_error(resp, 415, "unsupported_media_type",
+                          "send the action as Content-Type: application/json");
+        return;
+    }
+    char err[512] = "";
+    lf_err_t rc = lf_incidents_act(req->api->deps.incidents, id, req->body ? req->body : "",
+                                   req->body_len, lf_time_now_ms(), &resp->body, err, sizeof err);
+    if (rc == LF_EINVAL) {
+        lf_api_resp_error(resp, 400, "bad_request", "%s", err);
+        return;
+    }
+    if (rc == LF_ENOTFOUND) {
+        lf_api_resp_error(resp, 404, "not_found", "no incident %llu", (unsigned long long)id);
+        return;
+    }
+    if (rc != LF_OK) {
+        lf_error(LOG_COMPONENT, "incident %llu action: %s", (unsigned long long)id, err);
+        lf_api_resp_error(resp, 503, "unavailable", "%s", err[0] ? err : "storage error");
+    }
+}
+
+static void handle_incident_report(lf_api_req_t *req, lf_api_resp_t *resp)
+{
+    uint64_t id;
+    if (!incidents_available(req, resp) || !parse_incident_id(req, resp, &id))
+        return;
+    const char *format = lf_api_req_query(req, "format");
+    bool html = format && strcmp(format, "html") == 0;
+    if (format && !html && strcmp(format, "json") != 0) {
+        lf_api_resp_error(resp, 400, "bad_request", "format must be json or html");
+        return;
+    }
+    lf_err_t rc =
+        lf_incidents_report(req->api->deps.incidents, id, lf_time_now_ms(), html, &resp->body);
+    incidents_result(resp, rc, "report", id);
+    if (rc == LF_OK && html) {
+        resp->content_type = "text/html; charset=utf-8";
+        resp->page = true;
+    }
+}
+
+static void handle_lights(lf_api_req_t *req, lf_api_resp_t *resp)
+{
+    if (!incidents_available(req, resp))
+        return;
+    incidents_result(
+        resp, lf_incidents_lights_json(req->api->deps.incidents, lf_time_now_ms(), &resp->body),
+        "lights", 0);
+}
+
 /* ---- GET /api/v1/stats ---------------------------------------------------- */
 
 static void handle_stats(lf_api_req_t *req, lf_api_resp_t *resp)
@@ -532,6 +705,26 @@ const lf_api_route_t lf_api_routes[] = {
      "\"count\":n}`. `agency` and `rule` (rule or indicator id) filter exactly; `min_level` "
      "is informational, low, medium, high or critical."},
     {"GET", "/api/v1/alerts/{id}", handle_alert, "alert", NULL, "One alert by id, or 404."},
+    {"GET", "/api/v1/incidents", handle_incidents, "incidents",
+     "limit,cursor,status,level,agency,region,overdue,from,to",
+     "Incidents, newest first: `{\"incidents\":[...],\"next_cursor\":...}`, each with "
+     "status, level (suggested and current), impact, deadlines and overdue flags computed "
+     "now. `status` is open (new, acknowledged, contained) or one status; `level` 1..4; "
+     "`overdue=true` keeps overdue ones; `from`/`to` bound the first alert's time."},
+    {"GET", "/api/v1/incidents/{id}", handle_incident, "incident", NULL,
+     "One incident with its linked alerts and its history (every change: who, when, what)."},
+    {"POST", "/api/v1/incidents/{id}/actions", handle_incident_action, "incident_action", NULL,
+     "Changes an incident (JSON body, `Content-Type: application/json`): "
+     "`{\"action\":\"status\",\"status\":\"acknowledged\",\"by\":\"...\"}`, "
+     "`level` (with `reason`), `impact`, `assign`, `note`, `awareness`, `reported`, "
+     "`reviewed`, `improvement_submitted` (docs/incidents.md). Answers the updated incident; "
+     "400 with the reason when the change is not allowed."},
+    {"GET", "/api/v1/incidents/{id}/report", handle_incident_report, "incident_report", "format",
+     "The notification draft (通報) of an incident: the form's fields as JSON, or "
+     "`format=html` for a printable bilingual page."},
+    {"GET", "/api/v1/lights", handle_lights, "lights", NULL,
+     "Threat lights (威脅燈號) per agency and per region, computed from open incidents and "
+     "agent silence (domain rules in docs/incidents.md)."},
     {"GET", "/api/v1/agents", handle_agents, "agents", NULL,
      "Known agents by id: agency, host, stored watermark, events stored, duplicates "
      "dropped, first and last seen (RFC 3339)."},

@@ -861,8 +861,8 @@ void lf_decode(const lf_decode_ctx_t *ctx, lf_str_t line, lf_event_t *ev, lf_dec
         } else {
             /* A forced format still needs the record to look like it: the
              * decoders rely on their probe having checked the header. */
-            lf_dec_rc_t rc = dec->probe && !dec->probe(dec, &in) ? LF_DEC_NOMATCH
-                                                                 : dec->decode(dec, &in, ev);
+            lf_dec_rc_t rc =
+                dec->probe && !dec->probe(dec, &in) ? LF_DEC_NOMATCH : dec->decode(dec, &in, ev);
             if (rc == LF_DEC_OK) {
                 res->decoder = dec->name;
                 res->decoder_id = dec->id;

@@ -11,6 +11,7 @@
 #include "lf_broker.h"
 #include "lf_config.h"
 #include "lf_detect.h"
+#include "lf_incidents.h"
 #include "lf_ingest.h"
 #include "lf_kafka.h"
 #include "lf_log.h"
@@ -35,6 +36,7 @@ typedef struct server_config {
     lf_kafka_config_t kafka;
     lf_ingest_config_t ingest;
     lf_detect_config_t detect;
+    lf_incidents_config_t incidents;
     lf_store_config_t store;
     lf_api_config_t api;
 } server_config_t;
@@ -50,6 +52,8 @@ static const lf_config_option_t server_options[] = {
                        "Consuming, decoding and acknowledging events."),
     LF_CFG_OPT_SECTION("detect", server_config_t, detect, lf_detect_config_options,
                        "Detection: Sigma rules, YARA rules and STIX 2.1 indicators."),
+    LF_CFG_OPT_SECTION("incidents", server_config_t, incidents, lf_incidents_config_options,
+                       "Incidents, joint-defence correlation, deadlines and threat lights."),
     LF_CFG_OPT_SECTION("store", server_config_t, store, lf_store_config_options, "The LMDB store."),
     LF_CFG_OPT_SECTION("api", server_config_t, api, lf_api_config_options,
                        "HTTP API and dashboard."),
@@ -64,6 +68,7 @@ typedef struct server {
     lf_store_t *store;
     lf_ingest_t *ingest;
     lf_detect_t *detect;
+    lf_incidents_t *incidents;
     lf_api_t *api;
     /* detection hook state, loop thread only */
     lf_store_batch_t *hook_batch;
@@ -106,6 +111,55 @@ static void on_health(void *opaque, lf_api_health_t *out)
                                                  : "in memory, evaluation only");
 }
 
+/* Hands a stored alert to incident grouping, in the same batch. */
+static void group_alert(server_t *srv, const lf_detect_hit_t *hit, uint64_t alert_id)
+{
+    static const char *const kinds[] = {"sigma", "yara", "intel"};
+    const lf_event_t *ev = srv->hook_event;
+    char ip[64] = "";
+    lf_str_t src = {0};
+    lf_field_id_t ip_fields[] = {LF_F_SOURCE_IP, LF_F_CLIENT_IP};
+    for (size_t i = 0; i < 2 && !src.len; i++)
+        if (!lf_event_has(ev, ip_fields[i]) ||
+            !lf_event_value_text(ev, ip_fields[i], ip, sizeof ip, &src))
+            src = (lf_str_t){0};
+    lf_field_id_t hash_fields[] = {LF_F_FILE_HASH_SHA256, LF_F_PROCESS_HASH_SHA256,
+                                   LF_F_FILE_HASH_MD5};
+    lf_str_t hash = {0};
+    for (size_t i = 0; i < 3 && !hash.len; i++)
+        if (lf_event_has(ev, hash_fields[i]))
+            hash = ev->str[hash_fields[i]];
+    lf_incident_alert_t a = {
+        .alert_id = alert_id,
+        .time_ms = srv->hook_in->timestamp_ms,
+        .level = hit->level,
+        .kind = (unsigned)hit->kind < 3 ? kinds[hit->kind] : "sigma",
+        .agency = srv->hook_in->agency,
+        .rule_id = lf_str_c(hit->rule_id),
+        .host = srv->hook_in->host,
+        .user = lf_event_has(ev, LF_F_USER_NAME) ? ev->str[LF_F_USER_NAME] : (lf_str_t){0},
+        .source_ip = src,
+        .file_hash = hash,
+        .agent_id = srv->hook_in->agent_id,
+        .event_seq = srv->hook_in->seq,
+    };
+    if (hit->sigma) {
+        a.rule_title = lf_str_c(hit->sigma->title);
+        a.tactics = hit->sigma->attack_tactics.items;
+        a.tactic_count = hit->sigma->attack_tactics.count;
+        a.techniques = hit->sigma->attack_techniques.items;
+        a.technique_count = hit->sigma->attack_techniques.count;
+    } else if (hit->intel && hit->intel->indicator) {
+        a.indicator = lf_str_c(hit->intel->indicator->id);
+        a.rule_title = lf_str_c(hit->intel->indicator->name);
+    } else if (hit->yara && hit->yara->rule) {
+        a.rule_title = lf_str_c(hit->rule_id);
+    }
+    lf_err_t rc = lf_incidents_on_alert(srv->incidents, srv->hook_batch, &a);
+    if (rc != LF_OK)
+        srv->hook_rc = rc;
+}
+
 /* Stores one detection hit as an alert in the event's own transaction. */
 static void on_detect_hit(void *opaque, const lf_detect_hit_t *hit)
 {
@@ -130,6 +184,8 @@ static void on_detect_hit(void *opaque, const lf_detect_hit_t *hit)
         lf_warn("server", "alert of rule %.200s refused by the store (oversized)", hit->rule_id);
     else if (rc != LF_OK)
         srv->hook_rc = rc;
+    else if (srv->incidents)
+        group_alert(srv, hit, id);
 }
 
 /* Ingest hook: runs detection on every newly stored event. */
@@ -274,6 +330,20 @@ int main(int argc, char **argv)
     } else {
         lf_warn("server", "detection is disabled (detect.enabled: false): no alerts are raised");
     }
+    if (srv.detect && srv.cfg.incidents.enabled) {
+        rc = lf_incidents_new(&srv.cfg.incidents, srv.store, &srv.incidents, errstr, sizeof errstr);
+        if (rc != LF_OK) {
+            lf_error("server", "incidents: %s", errstr);
+            goto out;
+        }
+        const lf_region_model_t *regions = lf_incidents_regions(srv.incidents);
+        if (!regions)
+            lf_warn("server", "incidents.regions_file is empty: no joint-defence correlation "
+                              "and no region lights");
+        else
+            lf_info("server", "region model: %zu region(s) from %s", regions->region_count,
+                    srv.cfg.incidents.regions_file);
+    }
     lf_buf_init(&srv.alert_doc, 4u << 20);
     rc = lf_ingest_start(&srv.cfg.ingest, &srv.cfg.kafka, &srv.loop, srv.store, &srv.metrics,
                          &srv.ingest, errstr, sizeof errstr);
@@ -284,7 +354,12 @@ int main(int argc, char **argv)
     if (srv.detect)
         lf_ingest_set_event_hook(srv.ingest, on_new_event, &srv);
     lf_api_deps_t deps = {
-        .store = srv.store, .metrics = &srv.metrics, .health = on_health, .health_opaque = &srv};
+        .store = srv.store,
+        .metrics = &srv.metrics,
+        .health = on_health,
+        .health_opaque = &srv,
+        .incidents = srv.incidents,
+    };
     rc = lf_api_start(&srv.cfg.api, &deps, &srv.api, errstr, sizeof errstr);
     if (rc != LF_OK) {
         lf_error("server", "api: %s", errstr);
@@ -312,6 +387,7 @@ out:
     uv_run(&srv.loop, UV_RUN_DEFAULT);
     uv_loop_close(&srv.loop);
     lf_detect_free(srv.detect);
+    lf_incidents_free(srv.incidents);
     lf_buf_free(&srv.alert_doc);
     lf_store_close(srv.store);
     lf_broker_stop(srv.broker);

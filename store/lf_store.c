@@ -56,7 +56,6 @@ const lf_config_option_t lf_store_config_options[] = {
     LF_CFG_END,
 };
 
-
 static void event_key(uint8_t *k, uint32_t agent_no, uint64_t seq)
 {
     put_be32(k, agent_no);
@@ -71,7 +70,6 @@ static void time_key(uint8_t *k, int64_t ts, uint32_t agent_no, uint64_t seq)
 }
 
 /* ---- types --------------------------------------------------------------- */
-
 
 static const lf_metric_t metric_templates[M_COUNT] = {
     [M_EVENTS_WRITTEN] = {.name = "lianfang_store_events_written_total",
@@ -184,8 +182,12 @@ static lf_err_t open_dbs(lf_store_t *st, char *errstr, size_t errlen)
         const char *name;
         MDB_dbi *dbi;
     } dbs[] = {
-        {"events", &st->db_events},       {"time_idx", &st->db_time},   {"agents", &st->db_agents},
-        {"agent_nos", &st->db_agent_nos}, {"offsets", &st->db_offsets}, {"meta", &st->db_meta},
+        {"events", &st->db_events},
+        {"time_idx", &st->db_time},
+        {"agents", &st->db_agents},
+        {"agent_nos", &st->db_agent_nos},
+        {"offsets", &st->db_offsets},
+        {"meta", &st->db_meta},
         {"alerts", &st->db_alerts},
         {"state", &st->db_tables[LF_TABLE_STATE]},
         {"incidents", &st->db_tables[LF_TABLE_INCIDENTS]},

@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-
 static bool table_ok(lf_store_table_t t)
 {
     return (unsigned)t < LF_TABLE_COUNT;
@@ -166,8 +165,8 @@ static lf_err_t scan_txn(lf_store_t *st, MDB_txn *txn, lf_store_table_t t, const
             /* The last key <= start: SET_RANGE gives the first >= start. */
             if (rc == MDB_NOTFOUND)
                 rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
-            else if (rc == 0 && (k.mv_size != q->start_len ||
-                                 memcmp(k.mv_data, q->start, q->start_len) != 0))
+            else if (rc == 0 &&
+                     (k.mv_size != q->start_len || memcmp(k.mv_data, q->start, q->start_len) != 0))
                 rc = mdb_cursor_get(cur, &k, &v, MDB_PREV);
         }
     } else if (!q->reverse) {

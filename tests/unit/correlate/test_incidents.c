@@ -127,16 +127,15 @@ static json_t *get(fixture_t *f, uint64_t id)
 
 static lf_err_t act(fixture_t *f, uint64_t id, const char *body, char *err, size_t errlen)
 {
-    return lf_incidents_act(f->inc, id, body, strlen(body), lf_time_now_ms(), &f->out, err,
-                            errlen);
+    return lf_incidents_act(f->inc, id, body, strlen(body), lf_time_now_ms(), &f->out, err, errlen);
 }
 
 static void test_grouping_and_window(void **state)
 {
     fixture_t *f = *state;
     for (int i = 0; i < 3; i++) {
-        alert_spec_t s = {"TC-01", "ssh-brute", "198.51.100.7", "web01", "TA0006", 3,
-                          T0 + i * 60000};
+        alert_spec_t s = {"TC-01",  "ssh-brute", "198.51.100.7", "web01",
+                          "TA0006", 3,           T0 + i * 60000};
         raise_alert(f, &s, true);
     }
     assert_int_equal(incident_count(f, "TC-01"), 1);
@@ -149,8 +148,8 @@ static void test_grouping_and_window(void **state)
     /* Another entity: its own incident; beyond the window: a new one. */
     alert_spec_t other = {"TC-01", "ssh-brute", "198.51.100.8", "web01", "TA0006", 3, T0};
     raise_alert(f, &other, true);
-    alert_spec_t late = {"TC-01", "ssh-brute", "198.51.100.7", "web01", "TA0006", 3,
-                         T0 + 2 * 60000 + 61 * 60000};
+    alert_spec_t late = {
+        "TC-01", "ssh-brute", "198.51.100.7", "web01", "TA0006", 3, T0 + 2 * 60000 + 61 * 60000};
     raise_alert(f, &late, true);
     assert_int_equal(incident_count(f, "TC-01"), 3);
     /* Below min_alert_level: no incident. */
@@ -205,8 +204,8 @@ static void test_joint_defence(void **state)
     /* domain.md §7: one IP at the three agencies of the Taichung region. */
     const char *agencies[] = {"TC-01", "CH-07", "NT-21"};
     for (int i = 0; i < 3; i++) {
-        alert_spec_t s = {agencies[i], "ssh-brute", "203.0.113.45", "h", "TA0006", 2,
-                          T0 + i * 180000};
+        alert_spec_t s = {agencies[i], "ssh-brute", "203.0.113.45", "h",
+                          "TA0006",    2,           T0 + i * 180000};
         raise_alert(f, &s, true);
     }
     lf_incidents_stats_t st;
@@ -287,16 +286,16 @@ static void test_actions(void **state)
     alert_spec_t web = {"CH-07", "webshell", NULL, "appt01", "TA0003", 3, T0};
     raise_alert(f, &web, true);
     char err[512] = "";
-    assert_int_equal(act(f, 1, "{\"action\":\"status\",\"status\":\"acknowledged\"}", err, sizeof err),
-                     LF_EINVAL);
+    assert_int_equal(
+        act(f, 1, "{\"action\":\"status\",\"status\":\"acknowledged\"}", err, sizeof err),
+        LF_EINVAL);
     assert_non_null(strstr(err, "by"));
     assert_int_equal(act(f, 1, "{\"action\":\"reported\",\"by\":\"amy\"}", err, sizeof err),
                      LF_EINVAL);
     assert_non_null(strstr(err, "awareness"));
-    assert_int_equal(
-        act(f, 1, "{\"action\":\"status\",\"status\":\"acknowledged\",\"by\":\"amy\"}", err,
-            sizeof err),
-        LF_OK);
+    assert_int_equal(act(f, 1, "{\"action\":\"status\",\"status\":\"acknowledged\",\"by\":\"amy\"}",
+                         err, sizeof err),
+                     LF_OK);
     json_t *o = json_loadb(f->out.data, f->out.len, 0, NULL);
     assert_string_equal(json_string_value(json_object_get(o, "status")), "acknowledged");
     assert_true(json_is_string(json_object_get(o, "awareness")));
@@ -306,8 +305,8 @@ static void test_actions(void **state)
         act(f, 1, "{\"action\":\"status\",\"status\":\"new\",\"by\":\"amy\"}", err, sizeof err),
         LF_EINVAL);
     assert_non_null(strstr(err, "forward"));
-    assert_int_equal(act(f, 1, "{\"action\":\"level\",\"level\":3,\"by\":\"amy\"}", err, sizeof err),
-                     LF_EINVAL);
+    assert_int_equal(
+        act(f, 1, "{\"action\":\"level\",\"level\":3,\"by\":\"amy\"}", err, sizeof err), LF_EINVAL);
     assert_non_null(strstr(err, "reason"));
     assert_int_equal(act(f, 1,
                          "{\"action\":\"level\",\"level\":3,\"by\":\"amy\",\"reason\":\"bulk "
@@ -315,21 +314,21 @@ static void test_actions(void **state)
                          err, sizeof err),
                      LF_OK);
     assert_int_equal(act(f, 1, "{\"action\":\"reported\",\"by\":\"amy\"}", err, sizeof err), LF_OK);
-    assert_int_equal(act(f, 1, "{\"action\":\"note\",\"by\":\"amy\",\"text\":\"IP blocked\"}", err,
-                         sizeof err),
-                     LF_OK);
+    assert_int_equal(
+        act(f, 1, "{\"action\":\"note\",\"by\":\"amy\",\"text\":\"IP blocked\"}", err, sizeof err),
+        LF_OK);
     assert_int_equal(act(f, 1, "{\"action\":\"fly\",\"by\":\"amy\"}", err, sizeof err), LF_EINVAL);
-    assert_int_equal(act(f, 99, "{\"action\":\"note\",\"by\":\"a\",\"text\":\"x\"}", err, sizeof err),
-                     LF_ENOTFOUND);
+    assert_int_equal(
+        act(f, 99, "{\"action\":\"note\",\"by\":\"a\",\"text\":\"x\"}", err, sizeof err),
+        LF_ENOTFOUND);
     assert_int_equal(act(f, 1, "not json", err, sizeof err), LF_EINVAL);
 
     json_t *inc = get(f, 1);
     assert_int_equal(json_integer_value(json_object_get(inc, "level")), 3);
     json_t *hist = json_object_get(inc, "history");
     assert_int_equal(json_array_size(hist), 5); /* created, status, level, reported, note */
-    assert_string_equal(
-        json_string_value(json_object_get(json_array_get(hist, 2), "reason")),
-        "bulk export of citizens' data found");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(hist, 2), "reason")),
+                        "bulk export of citizens' data found");
     json_decref(inc);
 
     /* Level 3 with its open incident: CH-07 orange. */
@@ -356,7 +355,8 @@ static void test_actions(void **state)
         "彰化縣政府");
     json_decref(r);
     assert_int_equal(lf_incidents_report(f->inc, 1, lf_time_now_ms(), true, &f->out), LF_OK);
-    assert_non_null(memmem(f->out.data, f->out.len, "資通安全事件通報單", strlen("資通安全事件通報單")));
+    assert_non_null(
+        memmem(f->out.data, f->out.len, "資通安全事件通報單", strlen("資通安全事件通報單")));
     assert_int_equal(lf_incidents_report(f->inc, 42, lf_time_now_ms(), true, &f->out),
                      LF_ENOTFOUND);
 }
