@@ -591,6 +591,22 @@ static bool private_ip(lf_str_t ip)
            strncmp(b, "fd", 2) == 0;
 }
 
+/* Adds id to an array of integers when absent; true when it was added. */
+static bool id_set_add(json_t *arr, uint64_t id, size_t max)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach(arr, i, v)
+    {
+        if ((uint64_t)json_integer_value(v) == id)
+            return false;
+    }
+    if (json_array_size(arr) >= max)
+        return false;
+    json_array_append_new(arr, json_integer((json_int_t)id));
+    return true;
+}
+
 typedef struct joint_ctx {
     lf_incidents_t *inc;
     lf_store_batch_t *b;
@@ -732,23 +748,20 @@ static lf_err_t joint_fire(joint_ctx_t *c, json_t *rec, const char *kind, lf_str
                         json_pack("{s:s,s:i,s:I}", "key", cluster, "agencies", agencies,
                                   "regional_incident", (json_int_t)rid));
     json_t *members = obj_array(rdoc, "member_incidents");
+    json_t *marked = obj_array(rec, "members");
     size_t i;
     json_t *s;
     json_array_foreach(sight, i, s)
     {
-        uint64_t mid = (uint64_t)jint(s, "incident");
-        bool known = false;
         size_t j;
         json_t *m;
-        json_array_foreach(members, j, m)
+        json_array_foreach(json_object_get(s, "incidents"), j, m)
         {
-            if ((uint64_t)json_integer_value(m) == mid)
-                known = true;
+            uint64_t mid = (uint64_t)json_integer_value(m);
+            id_set_add(members, mid, 4096);
+            if (mid && rc == LF_OK && id_set_add(marked, mid, 4096))
+                rc = mark_cluster(c->w, mid, cluster, agencies, rid);
         }
-        if (!known && mid)
-            json_array_append_new(members, json_integer((json_int_t)mid));
-        if (mid && rc == LF_OK)
-            rc = mark_cluster(c->w, mid, cluster, agencies, rid);
     }
     if (rc == LF_OK)
         rc = put_doc(c->w, rid, rdoc);
@@ -801,15 +814,14 @@ static lf_err_t joint_sight(joint_ctx_t *c, const char *kind, lf_str_t value, bo
             if (t >= st) {
                 json_object_set_new(s, "time_ms", json_integer(t));
                 json_object_set_new(s, "alert", json_integer((json_int_t)c->a->alert_id));
-                json_object_set_new(s, "incident", json_integer((json_int_t)c->incident_id));
             }
+            id_set_add(obj_array(s, "incidents"), c->incident_id, 16);
         }
         json_array_append(kept, s);
     }
-    bool newcomer = !mine;
-    if (newcomer) {
-        json_t *n = json_pack("{s:I,s:I,s:I}", "time_ms", (json_int_t)t, "alert",
-                              (json_int_t)c->a->alert_id, "incident", (json_int_t)c->incident_id);
+    if (!mine) {
+        json_t *n = json_pack("{s:I,s:I,s:[I]}", "time_ms", (json_int_t)t, "alert",
+                              (json_int_t)c->a->alert_id, "incidents", (json_int_t)c->incident_id);
         json_object_set_new(n, "agency", jstr(c->a->agency));
         json_array_append_new(kept, n);
         while (json_array_size(kept) > (size_t)inc->cfg.joint.max_sightings)
@@ -823,14 +835,14 @@ static lf_err_t joint_sight(joint_ctx_t *c, const char *kind, lf_str_t value, bo
         *clustered = true;
         if (!fired_recently) {
             rc = joint_fire(c, rec, kind, value, cluster);
-        } else if (newcomer) {
-            /* One more agency joins a cluster that already fired: link it. */
+        } else if (id_set_add(obj_array(rec, "members"), c->incident_id, 4096)) {
+            /* An incident not yet in the cluster that already fired (another
+             * agency, or a second incident of a member): link it. */
             uint64_t rid = (uint64_t)jint(rec, "regional_incident");
             rc = mark_cluster(c->w, c->incident_id, cluster, agencies, rid);
             json_t *rdoc;
             if (rc == LF_OK && rid && load_doc(c->w, rid, &rdoc) == LF_OK) {
-                json_array_append_new(obj_array(rdoc, "member_incidents"),
-                                      json_integer((json_int_t)c->incident_id));
+                id_set_add(obj_array(rdoc, "member_incidents"), c->incident_id, 4096);
                 json_object_set_new(json_object_get(rdoc, "cluster"), "agencies",
                                     json_integer(agencies));
                 rc = put_doc(c->w, rid, rdoc);
@@ -1725,11 +1737,8 @@ lf_err_t lf_incidents_report(lf_incidents_t *inc, uint64_t id, int64_t now_ms, b
     snprintf(num, sizeof num, "#%" PRIu64, id);
     html_text(out, num);
     lf_buf_append_str(out,
-                      "</title><style>body{font-family:sans-serif;max-width:60em;margin:2em auto}"
-                      "table{border-collapse:collapse;width:100%}th,td{border:1px solid #888;"
-                      "padding:.4em;text-align:left;vertical-align:top}th{width:14em;background:"
-                      "#eee}small{font-weight:normal;color:#555}@media print{.noprint{display:"
-                      "none}}</style></head><body>\n<h1>資通安全事件通報單 <small>Incident "
+                      "</title><link rel=\"stylesheet\" "
+                      "href=\"/report.css\"></head><body>\n<h1>資通安全事件通報單 <small>Incident "
                       "notification (draft)</small></h1>\n<p class=\"noprint\">Draft generated "
                       "by Lianfang from the incident record; check every field before "
                       "submitting.</p>\n<table>\n");

@@ -211,6 +211,149 @@
     }
   }
 
+  // ---- Threat lights ----------------------------------------------------------
+
+  const LIGHT_LABELS = {
+    red: "紅 red", orange: "橙 orange", yellow: "黃 yellow", blue: "藍 blue",
+    green: "綠 green", grey: "灰 grey",
+  };
+
+  function lightChip(name, sub, light, title) {
+    const chip = el("span", "light light-" + light);
+    chip.appendChild(el("span", "light-dot"));
+    chip.appendChild(el("span", "light-name", name));
+    if (sub) chip.appendChild(el("span", "light-sub", sub));
+    chip.title = title;
+    return chip;
+  }
+
+  async function loadLights() {
+    try {
+      const data = await getJSON("/api/v1/lights");
+      const regions = $("lights-regions");
+      clear(regions);
+      for (const r of data.regions) {
+        regions.appendChild(lightChip(r.name, LIGHT_LABELS[r.light] ?? r.light, r.light,
+          r.region + (r.cluster_step_up ? " · 跨機關升級 cluster step-up" : "")));
+      }
+      const agencies = $("lights-agencies");
+      clear(agencies);
+      for (const a of data.agencies) {
+        const open = [1, 2, 3, 4].map((l) => a["open_level_" + l]).join("/");
+        agencies.appendChild(lightChip(a.agency, a.name, a.light,
+          (LIGHT_LABELS[a.light] ?? a.light) + " · open L1/L2/L3/L4 " + open +
+          (a.sources_silent ? " · 來源靜默 sources silent" : "")));
+      }
+      showError("lights-error", null);
+    } catch (err) {
+      showError("lights-error", err);
+    }
+  }
+
+  // ---- Incidents ----------------------------------------------------------------
+
+  const STATUS_LABELS = {
+    new: "新 new", acknowledged: "已確認 acknowledged", contained: "已控制 contained",
+    recovered: "已復原 recovered", closed: "結案 closed",
+  };
+  const NEXT_STATUS = ["acknowledged", "contained", "recovered", "closed"];
+
+  async function incidentAction(id, body) {
+    const by = $("incident-by").value.trim();
+    const resp = await fetch("/api/v1/incidents/" + id + "/actions", {
+      method: "POST",
+      headers: {"Content-Type": "application/json"},
+      body: JSON.stringify(Object.assign({by}, body)),
+    });
+    const data = await resp.json();
+    if (!resp.ok) throw new Error(data.error ? data.error.message : "HTTP " + resp.status);
+    return data;
+  }
+
+  function incidentDetail(inc, cell) {
+    clear(cell);
+    const actions = el("div", "actions");
+    const current = NEXT_STATUS.indexOf(inc.status);
+    for (const st of NEXT_STATUS.slice(current + 1)) {
+      const b = el("button", "btn", "→ " + STATUS_LABELS[st]);
+      b.type = "button";
+      b.addEventListener("click", async () => {
+        try {
+          await incidentAction(inc.id, {action: "status", status: st});
+          loadIncidents();
+          loadLights();
+        } catch (err) {
+          showError("incidents-error", err);
+        }
+      });
+      actions.appendChild(b);
+    }
+    const report = el("a", "btn", "通報單 Notification draft");
+    report.href = "/api/v1/incidents/" + inc.id + "/report?format=html";
+    report.target = "_blank";
+    report.rel = "noopener";
+    actions.appendChild(report);
+    cell.appendChild(actions);
+    const due = inc.deadlines || {};
+    const facts = [
+      ["建議等級 Suggested level", inc.suggested_level],
+      ["影響 Impact", inc.impact ? `${inc.impact.asset} C:${inc.impact.c} I:${inc.impact.i} A:${inc.impact.a}` : ""],
+      ["知悉 Awareness", taipei(toMs(inc.awareness))],
+      ["復原期限 Recovery due", taipei(toMs(due.recovery))],
+      ["ATT&CK", (inc.techniques || []).join(", ")],
+      ["來源 Sources", ((inc.entities || {})["source.ip"] || []).join(", ")],
+      ["聯防 Cluster", inc.cluster ? `${inc.cluster.key} (${inc.cluster.agencies} 機關 agencies)` : ""],
+    ];
+    const dl = el("dl", "facts");
+    for (const [k, v] of facts) {
+      if (v === "" || v === undefined || v === null || v === "–") continue;
+      dl.appendChild(el("dt", null, k));
+      dl.appendChild(el("dd", null, v));
+    }
+    cell.appendChild(dl);
+  }
+
+  async function loadIncidents() {
+    try {
+      const p = new URLSearchParams({limit: "50"});
+      if ($("incident-status").value) p.set("status", $("incident-status").value);
+      if ($("incident-overdue").checked) p.set("overdue", "true");
+      const data = await getJSON("/api/v1/incidents?" + p.toString());
+      const body = $("incidents-body");
+      clear(body);
+      for (const inc of data.incidents) {
+        const tr = el("tr", "incident level-" + inc.level + (inc.overdue.any ? " overdue" : ""));
+        tr.appendChild(el("td", null, inc.id));
+        tr.appendChild(el("td", "level", "L" + inc.level));
+        tr.appendChild(el("td", null, STATUS_LABELS[inc.status] ?? inc.status));
+        tr.appendChild(el("td", null, inc.scope === "region" ? "區域 " + (inc.region || "") :
+          (inc.agency_name ? inc.agency + " " + inc.agency_name : inc.agency)));
+        tr.appendChild(el("td", "msg", inc.title));
+        tr.appendChild(el("td", "num", inc.alert_count));
+        tr.appendChild(el("td", "time", taipei(toMs(inc.last_alert))));
+        const due = inc.deadlines && inc.deadlines.report ? taipei(toMs(inc.deadlines.report)) : "–";
+        tr.appendChild(el("td", inc.overdue.report ? "stale" : null,
+          due + (inc.overdue.any ? " 逾期 overdue" : "")));
+        const detail = el("tr", "detail");
+        const cell = el("td");
+        cell.colSpan = 8;
+        detail.appendChild(cell);
+        detail.hidden = true;
+        tr.addEventListener("click", () => {
+          detail.hidden = !detail.hidden;
+          tr.classList.toggle("open", !detail.hidden);
+          if (!detail.hidden) incidentDetail(inc, cell);
+        });
+        body.appendChild(tr);
+        body.appendChild(detail);
+      }
+      $("incidents-empty").hidden = data.incidents.length !== 0;
+      showError("incidents-error", null);
+    } catch (err) {
+      showError("incidents-error", err);
+    }
+  }
+
   // ---- Alerts ---------------------------------------------------------------
 
   const LEVEL_LABELS = {
@@ -343,7 +486,8 @@
   // ---- Refresh --------------------------------------------------------------
 
   async function refreshAll() {
-    const tasks = [loadHealth(), loadStats(), loadAgents(), loadAlerts()];
+    const tasks = [loadHealth(), loadStats(), loadAgents(), loadAlerts(), loadLights()];
+    if (!document.querySelector("#incidents-body tr.open")) tasks.push(loadIncidents());
     // Only the newest page follows new events; an older page stays put.
     if (state.cursor === null) tasks.push(loadEvents());
     await Promise.all(tasks);
@@ -391,6 +535,13 @@
     $("page-newest").addEventListener("click", goNewest);
     $("auto-refresh").addEventListener("change", (e) => setAutoRefresh(e.target.checked));
     $("alert-level").addEventListener("change", loadAlerts);
+    $("incident-status").addEventListener("change", loadIncidents);
+    $("incident-overdue").addEventListener("change", loadIncidents);
+    const by = window.localStorage ? localStorage.getItem("lianfang.by") : null;
+    if (by) $("incident-by").value = by;
+    $("incident-by").addEventListener("change", () => {
+      if (window.localStorage) localStorage.setItem("lianfang.by", $("incident-by").value.trim());
+    });
 
     refreshAll();
     setAutoRefresh($("auto-refresh").checked);

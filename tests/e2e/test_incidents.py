@@ -111,7 +111,10 @@ incidents:
         if i["scope"] == "agency":
             by_agency.setdefault(i["agency"], []).append(i)
     for agency in TAICHUNG:
-        assert any(i.get("cluster", {}).get("agencies") == 3 for i in by_agency[agency]), agency
+        # Every incident of the attacker's IP at a member joins the cluster.
+        assert all(i.get("cluster", {}).get("agencies") == 3 for i in by_agency[agency]), agency
+    assert sorted(reg["member_incidents"]) == sorted(
+        i["id"] for a in TAICHUNG for i in by_agency[a])
     for agency in ELSEWHERE:
         assert by_agency[agency] and not any("cluster" in i for i in by_agency[agency]), agency
     # Exactly once: one incident per agency, rule and entity despite the kill.
