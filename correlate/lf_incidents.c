@@ -95,7 +95,30 @@ const lf_config_option_t lf_incidents_config_options[] = {
 
 /* ---- engine ------------------------------------------------------------------ */
 
+/* Documents of the open batch, parsed once and written once at its end
+ * (lf_incidents_batch_end): grouping many alerts of one incident in a
+ * batch costs one parse and one serialisation, not one per alert. Writer
+ * thread only. */
+#define CACHE_SLOTS 8192 /* power of two */
+#define CACHE_MAX   4096 /* entries before an early write-out */
+
+typedef struct cache_ent {
+    uint8_t *key; /* table byte + key bytes; NULL = free slot */
+    size_t klen;
+    json_t *val;
+    bool dirty;
+} cache_ent_t;
+
+typedef struct cache {
+    cache_ent_t *slots;
+    size_t count;
+    lf_store_batch_t *batch; /* the batch the entries belong to */
+} cache_t;
+
+static lf_err_t cache_flush(cache_t *c, lf_store_wtx_t *w);
+
 struct lf_incidents {
+    cache_t cache;
     lf_incidents_config_t cfg;
     lf_store_t *st;
     lf_region_model_t regions;
@@ -114,6 +137,11 @@ lf_err_t lf_incidents_new(const lf_incidents_config_t *cfg, lf_store_t *st, lf_i
     inc->cfg = *cfg;
     inc->cfg.regions_file = NULL;
     inc->st = st;
+    inc->cache.slots = calloc(CACHE_SLOTS, sizeof *inc->cache.slots);
+    if (!inc->cache.slots) {
+        free(inc);
+        return LF_ENOMEM;
+    }
     lf_incident_rules_default(&inc->rules);
     inc->rules.report_ms = cfg->report_deadline_ms;
     inc->rules.rereport_ms = cfg->rereport_deadline_ms;
@@ -126,6 +154,7 @@ lf_err_t lf_incidents_new(const lf_incidents_config_t *cfg, lf_store_t *st, lf_i
     if (cfg->regions_file && cfg->regions_file[0]) {
         lf_err_t rc = lf_region_model_load(cfg->regions_file, &inc->regions, errstr, errlen);
         if (rc != LF_OK) {
+            free(inc->cache.slots);
             free(inc);
             return rc;
         }
@@ -141,12 +170,26 @@ void lf_incidents_free(lf_incidents_t *inc)
         return;
     if (inc->have_regions)
         lf_region_model_free(&inc->regions);
+    cache_flush(&inc->cache, NULL);
+    free(inc->cache.slots);
     free(inc);
 }
 
 const lf_region_model_t *lf_incidents_regions(const lf_incidents_t *inc)
 {
     return inc->have_regions ? &inc->regions : NULL;
+}
+
+lf_err_t lf_incidents_batch_end(lf_incidents_t *inc, lf_store_batch_t *b, bool commit)
+{
+    lf_err_t rc = LF_OK;
+    if (commit && inc->cache.batch == b && inc->cache.count) {
+        lf_store_wtx_t *w = lf_store_batch_wtx(b);
+        rc = w ? cache_flush(&inc->cache, w) : LF_ESTATE;
+    }
+    cache_flush(&inc->cache, NULL);
+    inc->cache.batch = NULL;
+    return rc;
 }
 
 void lf_incidents_stats(lf_incidents_t *inc, lf_incidents_stats_t *out)
@@ -237,33 +280,144 @@ static json_t *obj_array(json_t *obj, const char *key)
     return a;
 }
 
-static lf_err_t put_doc(lf_store_wtx_t *w, uint64_t id, json_t *doc)
+static uint64_t hash_bytes(const uint8_t *p, size_t n)
 {
-    char *text = json_dumps(doc, JSON_COMPACT);
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ p[i]) * 1099511628211ull;
+    return h;
+}
+
+static cache_ent_t *cache_find(cache_t *c, const uint8_t *key, size_t klen, bool *found)
+{
+    size_t i = (size_t)hash_bytes(key, klen) & (CACHE_SLOTS - 1);
+    for (;; i = (i + 1) & (CACHE_SLOTS - 1)) {
+        cache_ent_t *e = &c->slots[i];
+        if (!e->key) {
+            *found = false;
+            return e;
+        }
+        if (e->klen == klen && memcmp(e->key, key, klen) == 0) {
+            *found = true;
+            return e;
+        }
+    }
+}
+
+/* Writes every dirty entry into w and empties the cache. */
+static lf_err_t cache_flush(cache_t *c, lf_store_wtx_t *w)
+{
+    lf_err_t rc = LF_OK;
+    for (size_t i = 0; c->count && i < CACHE_SLOTS; i++) {
+        cache_ent_t *e = &c->slots[i];
+        if (!e->key)
+            continue;
+        if (e->dirty && rc == LF_OK && w) {
+            char *text = json_dumps(e->val, JSON_COMPACT);
+            rc = text ? lf_store_wtx_put(w, (lf_store_table_t)e->key[0], e->key + 1, e->klen - 1,
+                                         text, strlen(text))
+                      : LF_ENOMEM;
+            free(text);
+        }
+        free(e->key);
+        json_decref(e->val);
+        *e = (cache_ent_t){0};
+        c->count--;
+    }
+    c->count = 0;
+    return rc;
+}
+
+/* Reads a JSON value of a table, through the cache when c is given (the
+ * writer's batch). *out is a new reference. */
+static lf_err_t load_json(cache_t *c, lf_store_wtx_t *w, lf_store_table_t t, const void *key,
+                          size_t klen, json_t **out)
+{
+    uint8_t ck[LF_STORE_MAX_KEY + 1];
+    cache_ent_t *e = NULL;
+    if (c && c->slots && klen <= LF_STORE_MAX_KEY) {
+        ck[0] = (uint8_t)t;
+        memcpy(ck + 1, key, klen);
+        bool found;
+        e = cache_find(c, ck, klen + 1, &found);
+        if (found) {
+            *out = json_incref(e->val);
+            return LF_OK;
+        }
+    }
+    lf_str_t v;
+    lf_err_t rc = lf_store_wtx_get(w, t, key, klen, &v);
+    if (rc != LF_OK)
+        return rc;
+    *out = json_loadb(v.ptr, v.len, 0, NULL);
+    if (!json_is_object(*out)) {
+        json_decref(*out);
+        lf_error(LOG_COMP, "a record of store table %d is not a JSON object", (int)t);
+        return LF_ESTORE;
+    }
+    if (e && c->count < CACHE_MAX && (e->key = malloc(klen + 1))) {
+        memcpy(e->key, ck, klen + 1);
+        e->klen = klen + 1;
+        e->val = json_incref(*out);
+        e->dirty = false;
+        c->count++;
+    }
+    return LF_OK;
+}
+
+/* Writes a JSON value (borrowed) of a table: into the cache when c is
+ * given, else serialised into w now. */
+static lf_err_t put_json(cache_t *c, lf_store_wtx_t *w, lf_store_table_t t, const void *key,
+                         size_t klen, json_t *val)
+{
+    if (c && c->slots && klen <= LF_STORE_MAX_KEY) {
+        if (c->count >= CACHE_MAX) {
+            lf_err_t rc = cache_flush(c, w);
+            if (rc != LF_OK)
+                return rc;
+        }
+        uint8_t ck[LF_STORE_MAX_KEY + 1];
+        ck[0] = (uint8_t)t;
+        memcpy(ck + 1, key, klen);
+        bool found;
+        cache_ent_t *e = cache_find(c, ck, klen + 1, &found);
+        if (found) {
+            if (e->val != val) {
+                json_decref(e->val);
+                e->val = json_incref(val);
+            }
+            e->dirty = true;
+            return LF_OK;
+        }
+        if ((e->key = malloc(klen + 1))) {
+            memcpy(e->key, ck, klen + 1);
+            e->klen = klen + 1;
+            e->val = json_incref(val);
+            e->dirty = true;
+            c->count++;
+            return LF_OK;
+        }
+    }
+    char *text = json_dumps(val, JSON_COMPACT);
     if (!text)
         return LF_ENOMEM;
-    uint8_t k[8];
-    be64(k, id);
-    lf_err_t rc = lf_store_wtx_put(w, LF_TABLE_INCIDENTS, k, 8, text, strlen(text));
+    lf_err_t rc = lf_store_wtx_put(w, t, key, klen, text, strlen(text));
     free(text);
     return rc;
 }
 
-static lf_err_t load_doc(lf_store_wtx_t *w, uint64_t id, json_t **doc)
+static lf_err_t put_doc(cache_t *c, lf_store_wtx_t *w, uint64_t id, json_t *doc)
 {
     uint8_t k[8];
     be64(k, id);
-    lf_str_t v;
-    lf_err_t rc = lf_store_wtx_get(w, LF_TABLE_INCIDENTS, k, 8, &v);
-    if (rc != LF_OK)
-        return rc;
-    *doc = json_loadb(v.ptr, v.len, 0, NULL);
-    if (!json_is_object(*doc)) {
-        json_decref(*doc);
-        lf_error(LOG_COMP, "incident %" PRIu64 " is not a JSON object in the store", id);
-        return LF_ESTORE;
-    }
-    return LF_OK;
+    return put_json(c, w, LF_TABLE_INCIDENTS, k, 8, doc);
+}
+
+static lf_err_t load_doc(cache_t *c, lf_store_wtx_t *w, uint64_t id, json_t **doc)
+{
+    uint8_t k[8];
+    be64(k, id);
+    return load_json(c, w, LF_TABLE_INCIDENTS, k, 8, doc);
 }
 
 static lf_err_t put_link(lf_store_wtx_t *w, uint64_t id, char kind, uint64_t sub, json_t *val)
@@ -525,7 +679,7 @@ static lf_err_t group_alert(lf_incidents_t *inc, lf_store_wtx_t *w, const lf_inc
     lf_err_t rc = lf_store_wtx_get(w, LF_TABLE_INCIDENT_KEYS, k, klen, &v);
     if (rc == LF_OK && v.len == 8) {
         id = rd_be64(v.ptr);
-        rc = load_doc(w, id, &doc);
+        rc = load_doc(&inc->cache, w, id, &doc);
         if (rc == LF_OK) {
             int status = name_index(status_names, 5, jcstr(doc, "status"));
             if (!open_status(status) ||
@@ -566,7 +720,7 @@ static lf_err_t group_alert(lf_incidents_t *inc, lf_store_wtx_t *w, const lf_inc
         *doc_out = doc;
     else {
         if (rc == LF_OK)
-            rc = put_doc(w, id, doc);
+            rc = put_doc(&inc->cache, w, id, doc);
         json_decref(doc);
     }
     return rc;
@@ -616,17 +770,17 @@ typedef struct joint_ctx {
     uint64_t incident_id;
 } joint_ctx_t;
 
-static lf_err_t mark_cluster(lf_store_wtx_t *w, uint64_t id, const char *cluster, int agencies,
-                             uint64_t regional_incident)
+static lf_err_t mark_cluster(cache_t *cache, lf_store_wtx_t *w, uint64_t id, const char *cluster,
+                             int agencies, uint64_t regional_incident)
 {
     json_t *doc;
-    lf_err_t rc = load_doc(w, id, &doc);
+    lf_err_t rc = load_doc(cache, w, id, &doc);
     if (rc != LF_OK)
         return rc == LF_ENOTFOUND ? LF_OK : rc;
     json_object_set_new(doc, "cluster",
                         json_pack("{s:s,s:i,s:I}", "key", cluster, "agencies", agencies,
                                   "regional_incident", (json_int_t)regional_incident));
-    rc = put_doc(w, id, doc);
+    rc = put_doc(cache, w, id, doc);
     json_decref(doc);
     return rc;
 }
@@ -760,11 +914,11 @@ static lf_err_t joint_fire(joint_ctx_t *c, json_t *rec, const char *kind, lf_str
             uint64_t mid = (uint64_t)json_integer_value(m);
             id_set_add(members, mid, 4096);
             if (mid && rc == LF_OK && id_set_add(marked, mid, 4096))
-                rc = mark_cluster(c->w, mid, cluster, agencies, rid);
+                rc = mark_cluster(&c->inc->cache, c->w, mid, cluster, agencies, rid);
         }
     }
     if (rc == LF_OK)
-        rc = put_doc(c->w, rid, rdoc);
+        rc = put_doc(&c->inc->cache, c->w, rid, rdoc);
     json_decref(rdoc);
     json_object_set_new(rec, "fired_ms", json_integer(c->a->time_ms));
     json_object_set_new(rec, "regional_incident", json_integer((json_int_t)rid));
@@ -784,12 +938,9 @@ static lf_err_t joint_sight(joint_ctx_t *c, const char *kind, lf_str_t value, bo
              value.ptr);
     int kl = snprintf((char *)k, sizeof k, "%s%c%s", c->region->id, SEP, cluster);
     size_t klen = kl < 0 ? 0 : (size_t)kl >= sizeof k ? sizeof k - 1 : (size_t)kl;
-    lf_str_t v;
     json_t *rec = NULL;
-    lf_err_t rc = lf_store_wtx_get(c->w, LF_TABLE_JOINT, k, klen, &v);
-    if (rc == LF_OK)
-        rec = json_loadb(v.ptr, v.len, 0, NULL);
-    else if (rc != LF_ENOTFOUND)
+    lf_err_t rc = load_json(&inc->cache, c->w, LF_TABLE_JOINT, k, klen, &rec);
+    if (rc != LF_OK && rc != LF_ENOTFOUND && rc != LF_ESTORE)
         return rc;
     rc = LF_OK;
     if (!json_is_object(rec)) {
@@ -839,22 +990,19 @@ static lf_err_t joint_sight(joint_ctx_t *c, const char *kind, lf_str_t value, bo
             /* An incident not yet in the cluster that already fired (another
              * agency, or a second incident of a member): link it. */
             uint64_t rid = (uint64_t)jint(rec, "regional_incident");
-            rc = mark_cluster(c->w, c->incident_id, cluster, agencies, rid);
+            rc = mark_cluster(&c->inc->cache, c->w, c->incident_id, cluster, agencies, rid);
             json_t *rdoc;
-            if (rc == LF_OK && rid && load_doc(c->w, rid, &rdoc) == LF_OK) {
+            if (rc == LF_OK && rid && load_doc(&c->inc->cache, c->w, rid, &rdoc) == LF_OK) {
                 id_set_add(obj_array(rdoc, "member_incidents"), c->incident_id, 4096);
                 json_object_set_new(json_object_get(rdoc, "cluster"), "agencies",
                                     json_integer(agencies));
-                rc = put_doc(c->w, rid, rdoc);
+                rc = put_doc(&c->inc->cache, c->w, rid, rdoc);
                 json_decref(rdoc);
             }
         }
     }
-    if (rc == LF_OK) {
-        char *text = json_dumps(rec, JSON_COMPACT);
-        rc = text ? lf_store_wtx_put(c->w, LF_TABLE_JOINT, k, klen, text, strlen(text)) : LF_ENOMEM;
-        free(text);
-    }
+    if (rc == LF_OK)
+        rc = put_json(&inc->cache, c->w, LF_TABLE_JOINT, k, klen, rec);
     json_decref(rec);
     return rc;
 }
@@ -897,6 +1045,12 @@ lf_err_t lf_incidents_on_alert(lf_incidents_t *inc, lf_store_batch_t *b,
     lf_store_wtx_t *w = lf_store_batch_wtx(b);
     if (!w)
         return LF_ESTATE;
+    if (inc->cache.batch != b && inc->cache.count) {
+        lf_error(LOG_COMP, "incident changes of an earlier batch were never written "
+                           "(lf_incidents_batch_end was not called): discarded");
+        cache_flush(&inc->cache, NULL);
+    }
+    inc->cache.batch = b;
     uint8_t k[LF_STORE_MAX_KEY];
     const char *etype;
     lf_str_t evalue;
@@ -1461,7 +1615,7 @@ lf_err_t lf_incidents_act(lf_incidents_t *inc, uint64_t id, const char *body, si
         json_decref(req);
         return rc;
     }
-    rc = load_doc(w, id, &doc);
+    rc = load_doc(NULL, w, id, &doc);
     if (rc != LF_OK) {
         snprintf(errstr, errlen, "incident %" PRIu64 " %s", id,
                  rc == LF_ENOTFOUND ? "does not exist" : "cannot be read");
@@ -1575,7 +1729,7 @@ lf_err_t lf_incidents_act(lf_incidents_t *inc, uint64_t id, const char *body, si
         json_decref(entry);
     entry = NULL;
     if (rc == LF_OK)
-        rc = put_doc(w, id, doc);
+        rc = put_doc(NULL, w, id, doc);
     if (rc == LF_OK) {
         rc = lf_store_update_commit(w);
         w = NULL;

@@ -17,7 +17,9 @@
  * incidents are marked as members of that cluster.
  *
  * All writes of an alert happen in the store batch that stores the alert,
- * so incidents are exactly-once with the events (docs/incidents.md).
+ * so incidents are exactly-once with the events (docs/incidents.md);
+ * within a batch, records are kept parsed and written once at its end
+ * (lf_incidents_batch_end).
  * Analyst actions run in their own short write transaction.
  *
  * Threads: lf_incidents_on_alert() on the store's writer thread; the
@@ -96,6 +98,11 @@ typedef struct lf_incidents_stats {
  * (the batch is then failed). */
 lf_err_t lf_incidents_on_alert(lf_incidents_t *inc, lf_store_batch_t *b,
                                const lf_incident_alert_t *alert);
+/* Must be called once per batch that saw lf_incidents_on_alert(): with
+ * commit = true just before the batch commits (writes the batch's cached
+ * incident and sighting records into it; an error fails the batch), with
+ * commit = false after an abort (drops them). Writer thread. */
+lf_err_t lf_incidents_batch_end(lf_incidents_t *inc, lf_store_batch_t *b, bool commit);
 void lf_incidents_stats(lf_incidents_t *inc, lf_incidents_stats_t *out);
 
 /* ---- reading (any thread) -------------------------------------------------- */

@@ -144,6 +144,8 @@ struct lf_ingest {
     lf_decoders_t *decoders;
     lf_ingest_event_hook_t event_hook;
     void *event_hook_opaque;
+    lf_ingest_batch_hook_t batch_hook;
+    void *batch_hook_opaque;
     lf_decode_state_t *decode_state;
     source_ctx_t *sources;
     size_t source_count;
@@ -615,8 +617,12 @@ static lf_err_t store_held(lf_ingest_t *ing)
     for (size_t i = 0; i < ing->offset_count && rc == LF_OK; i++)
         rc = lf_store_batch_set_offset(b, ing->offsets[i].topic, ing->offsets[i].partition,
                                        ing->offsets[i].next_offset);
+    if (rc == LF_OK && ing->batch_hook)
+        rc = ing->batch_hook(ing->batch_hook_opaque, b, true);
     if (rc != LF_OK) {
         lf_store_batch_abort(b);
+        if (ing->batch_hook)
+            ing->batch_hook(ing->batch_hook_opaque, b, false);
         return rc;
     }
     return lf_store_batch_commit(b, on_committed_agent, ing);
@@ -1030,6 +1036,12 @@ lf_err_t lf_ingest_start(const lf_ingest_config_t *cfg, const lf_kafka_config_t 
             kafka->brokers);
     *out = ing;
     return LF_OK;
+}
+
+void lf_ingest_set_batch_hook(lf_ingest_t *ing, lf_ingest_batch_hook_t hook, void *opaque)
+{
+    ing->batch_hook = hook;
+    ing->batch_hook_opaque = opaque;
 }
 
 void lf_ingest_set_event_hook(lf_ingest_t *ing, lf_ingest_event_hook_t hook, void *opaque)

@@ -79,6 +79,13 @@ void lf_ingest_stop(lf_ingest_t *ing);
 typedef lf_err_t (*lf_ingest_event_hook_t)(void *opaque, lf_store_batch_t *batch,
                                            const lf_event_t *ev, const lf_store_event_in_t *in);
 void lf_ingest_set_event_hook(lf_ingest_t *ing, lf_ingest_event_hook_t hook, void *opaque);
+/* Called on the loop thread at the end of every store batch: with commit =
+ * true just before it commits (a non-OK return fails the batch, which is
+ * then aborted and retried), with commit = false after an abort (the
+ * return is ignored). Lets the event hook's consumers write what they kept
+ * for the batch, or drop it. */
+typedef lf_err_t (*lf_ingest_batch_hook_t)(void *opaque, lf_store_batch_t *batch, bool commit);
+void lf_ingest_set_batch_hook(lf_ingest_t *ing, lf_ingest_batch_hook_t hook, void *opaque);
 
 /* Thread-safe snapshot for health checks. */
 void lf_ingest_status(lf_ingest_t *ing, lf_ingest_status_t *out);

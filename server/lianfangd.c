@@ -201,6 +201,14 @@ static lf_err_t on_new_event(void *opaque, lf_store_batch_t *batch, const lf_eve
     return srv->hook_rc;
 }
 
+/* Ingest hook at the end of each store batch: incident records kept for
+ * the batch go into it before the commit, or are dropped after an abort. */
+static lf_err_t on_batch_end(void *opaque, lf_store_batch_t *batch, bool commit)
+{
+    server_t *srv = opaque;
+    return srv->incidents ? lf_incidents_batch_end(srv->incidents, batch, commit) : LF_OK;
+}
+
 static void on_signal(uv_signal_t *h, int signum)
 {
     server_t *srv = h->data;
@@ -351,8 +359,10 @@ int main(int argc, char **argv)
         lf_error("server", "ingest: %s", errstr);
         goto out;
     }
-    if (srv.detect)
+    if (srv.detect) {
         lf_ingest_set_event_hook(srv.ingest, on_new_event, &srv);
+        lf_ingest_set_batch_hook(srv.ingest, on_batch_end, &srv);
+    }
     lf_api_deps_t deps = {
         .store = srv.store,
         .metrics = &srv.metrics,

@@ -90,10 +90,13 @@ static void raise_alert(fixture_t *f, const alert_spec_t *s, bool commit)
                              .tactics = tactics,
                              .tactic_count = s->tactic ? 1 : 0};
     assert_int_equal(lf_incidents_on_alert(f->inc, b, &a), LF_OK);
-    if (commit)
+    if (commit) {
+        assert_int_equal(lf_incidents_batch_end(f->inc, b, true), LF_OK);
         assert_int_equal(lf_store_batch_commit(b, NULL, NULL), LF_OK);
-    else
+    } else {
         lf_store_batch_abort(b);
+        assert_int_equal(lf_incidents_batch_end(f->inc, b, false), LF_OK);
+    }
 }
 
 static json_t *list(fixture_t *f, const char *status, const char *agency)
