@@ -117,6 +117,26 @@ typedef struct cache {
 
 static lf_err_t cache_flush(cache_t *c, lf_store_wtx_t *w);
 
+enum { IM_OPENED, IM_GROUPED, IM_BELOW, IM_JOINT, IM_UNKNOWN_AGENCY, IM_COUNT };
+
+static const lf_metric_t metric_templates[IM_COUNT] = {
+    [IM_OPENED] = {.name = "lianfang_incidents_opened_total",
+                   .help = "Incidents opened (agency and regional).",
+                   .kind = LF_METRIC_COUNTER},
+    [IM_GROUPED] = {.name = "lianfang_incidents_alerts_grouped_total",
+                    .help = "Alerts attached to an incident.",
+                    .kind = LF_METRIC_COUNTER},
+    [IM_BELOW] = {.name = "lianfang_incidents_alerts_below_level_total",
+                  .help = "Alerts below incidents.min_alert_level (no incident).",
+                  .kind = LF_METRIC_COUNTER},
+    [IM_JOINT] = {.name = "lianfang_incidents_joint_alerts_total",
+                  .help = "Regional (cross-agency) alerts raised.",
+                  .kind = LF_METRIC_COUNTER},
+    [IM_UNKNOWN_AGENCY] = {.name = "lianfang_incidents_unknown_agency_total",
+                           .help = "Alerts whose organization.id is not in the region model.",
+                           .kind = LF_METRIC_COUNTER},
+};
+
 struct lf_incidents {
     cache_t cache;
     lf_incidents_config_t cfg;
@@ -124,7 +144,7 @@ struct lf_incidents {
     lf_region_model_t regions;
     bool have_regions;
     lf_incident_rules_t rules;
-    _Atomic uint64_t opened, grouped, below, joint, unknown_agency;
+    lf_metric_t m[IM_COUNT];
 };
 
 lf_err_t lf_incidents_new(const lf_incidents_config_t *cfg, lf_store_t *st, lf_incidents_t **out,
@@ -137,6 +157,7 @@ lf_err_t lf_incidents_new(const lf_incidents_config_t *cfg, lf_store_t *st, lf_i
     inc->cfg = *cfg;
     inc->cfg.regions_file = NULL;
     inc->st = st;
+    memcpy(inc->m, metric_templates, sizeof inc->m);
     inc->cache.slots = calloc(CACHE_SLOTS, sizeof *inc->cache.slots);
     if (!inc->cache.slots) {
         free(inc);
@@ -175,6 +196,11 @@ void lf_incidents_free(lf_incidents_t *inc)
     free(inc);
 }
 
+lf_err_t lf_incidents_register_metrics(lf_incidents_t *inc, lf_metrics_t *reg)
+{
+    return lf_metrics_register(reg, inc->m, IM_COUNT);
+}
+
 const lf_region_model_t *lf_incidents_regions(const lf_incidents_t *inc)
 {
     return inc->have_regions ? &inc->regions : NULL;
@@ -194,11 +220,11 @@ lf_err_t lf_incidents_batch_end(lf_incidents_t *inc, lf_store_batch_t *b, bool c
 
 void lf_incidents_stats(lf_incidents_t *inc, lf_incidents_stats_t *out)
 {
-    out->incidents_opened = atomic_load(&inc->opened);
-    out->alerts_grouped = atomic_load(&inc->grouped);
-    out->alerts_below_level = atomic_load(&inc->below);
-    out->joint_alerts = atomic_load(&inc->joint);
-    out->unknown_agency = atomic_load(&inc->unknown_agency);
+    out->incidents_opened = (uint64_t)lf_metric_get(&inc->m[IM_OPENED]);
+    out->alerts_grouped = (uint64_t)lf_metric_get(&inc->m[IM_GROUPED]);
+    out->alerts_below_level = (uint64_t)lf_metric_get(&inc->m[IM_BELOW]);
+    out->joint_alerts = (uint64_t)lf_metric_get(&inc->m[IM_JOINT]);
+    out->unknown_agency = (uint64_t)lf_metric_get(&inc->m[IM_UNKNOWN_AGENCY]);
 }
 
 /* ---- small helpers --------------------------------------------------------------- */
@@ -648,7 +674,7 @@ static lf_err_t new_incident(lf_incidents_t *inc, lf_store_wtx_t *w, const lf_in
         json_object_set_new(doc, "agency_name", json_string(ag->name));
         json_object_set_new(doc, "county", json_string(ag->county));
     } else if (a->agency.len && inc->have_regions) {
-        atomic_fetch_add(&inc->unknown_agency, 1);
+        lf_metric_add(&inc->m[IM_UNKNOWN_AGENCY], 1);
     }
     if (region)
         json_object_set_new(doc, "region", json_string(region->id));
@@ -659,7 +685,7 @@ static lf_err_t new_incident(lf_incidents_t *inc, lf_store_wtx_t *w, const lf_in
     json_object_set_new(doc, "history_count", json_integer(0));
     *id_out = id;
     *doc_out = doc;
-    atomic_fetch_add(&inc->opened, 1);
+    lf_metric_add(&inc->m[IM_OPENED], 1);
     rc = set_open_index(w, id, true);
     if (rc == LF_OK)
         rc = history(w, id, doc, now,
@@ -714,7 +740,7 @@ static lf_err_t group_alert(lf_incidents_t *inc, lf_store_wtx_t *w, const lf_inc
     json_t *summary = alert_summary(a);
     rc = put_link(w, id, LINK_ALERT, a->alert_id, summary);
     json_decref(summary);
-    atomic_fetch_add(&inc->grouped, 1);
+    lf_metric_add(&inc->m[IM_GROUPED], 1);
     *incident_out = id;
     if (doc_out)
         *doc_out = doc;
@@ -872,7 +898,7 @@ static lf_err_t joint_fire(joint_ctx_t *c, json_t *rec, const char *kind, lf_str
     lf_buf_free(&doc);
     if (rc != LF_OK)
         return rc;
-    atomic_fetch_add(&inc->joint, 1);
+    lf_metric_add(&inc->m[IM_JOINT], 1);
 
     /* The regional incident: keyed by region and entity, so later joint
      * alerts of the same entity join it while it is open. */
@@ -1039,7 +1065,7 @@ lf_err_t lf_incidents_on_alert(lf_incidents_t *inc, lf_store_batch_t *b,
     if (!inc->cfg.enabled)
         return LF_OK;
     if (a->level < inc->cfg.min_alert_level) {
-        atomic_fetch_add(&inc->below, 1);
+        lf_metric_add(&inc->m[IM_BELOW], 1);
         return LF_OK;
     }
     lf_store_wtx_t *w = lf_store_batch_wtx(b);
@@ -1353,6 +1379,7 @@ typedef struct agency_state {
     bool has_agents;
     int64_t last_seen_ms;
     int open_by_level[5];
+    int overdue;
 } agency_state_t;
 
 typedef struct lights_ctx {
@@ -1435,6 +1462,8 @@ static bool lights_incident_cb(void *opaque, lf_str_t key, lf_str_t val)
         li->reported = true;
         li->reviewed = true;
     }
+    if (view_overdue(&v))
+        a->overdue++;
     if (open_status(v.status)) {
         int lv = li->level < 1 ? 1 : li->level > 4 ? 4 : li->level;
         a->open_by_level[lv]++;
@@ -1521,6 +1550,7 @@ lf_err_t lf_incidents_lights_json(lf_incidents_t *inc, int64_t now_ms, lf_buf_t 
                       "sources_silent", la.sources_silent, "open_level_1", a->open_by_level[1],
                       "open_level_2", a->open_by_level[2], "open_level_3", a->open_by_level[3],
                       "open_level_4", a->open_by_level[4]);
+        json_object_set_new(o, "overdue", json_integer(a->overdue));
         put_time(o, "last_seen", a->last_seen_ms);
         json_array_append_new(agencies, o);
     }

@@ -32,6 +32,7 @@
 #include "lf_config.h"
 #include "lf_error.h"
 #include "lf_incident.h"
+#include "lf_metrics.h"
 #include "lf_region.h"
 #include "lf_store.h"
 #include "lf_str.h"
@@ -69,6 +70,8 @@ typedef struct lf_incidents lf_incidents_t;
 lf_err_t lf_incidents_new(const lf_incidents_config_t *cfg, lf_store_t *st, lf_incidents_t **out,
                           char *errstr, size_t errlen);
 void lf_incidents_free(lf_incidents_t *inc);
+/* Registers the engine's counters (lianfang_incidents_*) for /metrics. */
+lf_err_t lf_incidents_register_metrics(lf_incidents_t *inc, lf_metrics_t *reg);
 /* The region model (NULL when none is configured). */
 const lf_region_model_t *lf_incidents_regions(const lf_incidents_t *inc);
 

@@ -344,6 +344,7 @@ int main(int argc, char **argv)
             lf_error("server", "incidents: %s", errstr);
             goto out;
         }
+        lf_incidents_register_metrics(srv.incidents, &srv.metrics);
         const lf_region_model_t *regions = lf_incidents_regions(srv.incidents);
         if (!regions)
             lf_warn("server", "incidents.regions_file is empty: no joint-defence correlation "

@@ -364,6 +364,23 @@ static void test_actions(void **state)
                      LF_ENOTFOUND);
 }
 
+static void test_unknown_agency(void **state)
+{
+    fixture_t *f = *state;
+    alert_spec_t s = {"XX-99", "ssh-brute", "203.0.113.7", "h", NULL, 3, T0};
+    raise_alert(f, &s, true);
+    lf_incidents_stats_t st;
+    lf_incidents_stats(f->inc, &st);
+    assert_int_equal(st.unknown_agency, 1);
+    json_t *inc = get(f, 1);
+    assert_string_equal(json_string_value(json_object_get(inc, "agency")), "XX-99");
+    assert_null(json_object_get(inc, "region")); /* kept, but in no region */
+    json_decref(inc);
+    /* It still gets a light of its own. */
+    assert_int_equal(lf_incidents_lights_json(f->inc, lf_time_now_ms(), &f->out), LF_OK);
+    assert_non_null(memmem(f->out.data, f->out.len, "\"XX-99\"", 7));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -373,6 +390,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_joint_defence, setup, teardown),
         cmocka_unit_test_setup_teardown(test_joint_needs_one_region_and_public_ip, setup, teardown),
         cmocka_unit_test_setup_teardown(test_actions, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unknown_agency, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
