@@ -139,7 +139,7 @@ lf_light_t lf_light_agency(const lf_light_agency_t *ag)
                 yellow = true;
         }
     }
-    if (open_l1 >= 3)
+    if (open_l1 >= (ag->yellow_open_level1 > 0 ? ag->yellow_open_level1 : 3))
         yellow = true;
     if (ag->untriaged_high_alert)
         blue = true;

@@ -126,6 +126,7 @@ typedef struct lf_light_agency {
     bool untriaged_high_alert; /* a high/critical alert not yet triaged */
     bool sources_silent;       /* every source of the agency is silent */
     int64_t now_ms;
+    int yellow_open_level1; /* open level-1 incidents that make yellow; 0 = 3 */
 } lf_light_agency_t;
 
 /* The agency's light: the first matching row of domain.md §4. */

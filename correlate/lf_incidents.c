@@ -51,6 +51,21 @@ static const lf_config_option_t joint_options[] = {
     LF_CFG_END,
 };
 
+static const lf_config_option_t lights_options[] = {
+    LF_CFG_OPT_INT("yellow_open_level1", lf_incidents_lights_config_t, yellow_open_level1, "3", 1,
+                   1000, "This many open level-1 incidents make an agency yellow (黃)."),
+    LF_CFG_OPT_INT("yellow_cluster_size", lf_incidents_lights_config_t, yellow_cluster_size, "3", 2,
+                   1000,
+                   "An agency with an open incident in a cross-agency cluster of at least this "
+                   "many agencies is yellow."),
+    LF_CFG_OPT_INT("step_up_agencies", lf_incidents_lights_config_t, step_up_agencies, "2", 1, 1000,
+                   "A region's light goes one step up when one cluster has confirmed incidents "
+                   "at this many agencies ..."),
+    LF_CFG_OPT_INT("step_up_counties", lf_incidents_lights_config_t, step_up_counties, "2", 1, 100,
+                   "... in at least this many counties of the region."),
+    LF_CFG_END,
+};
+
 const lf_config_option_t lf_incidents_config_options[] = {
     LF_CFG_OPT_BOOL("enabled", CFG, enabled, "true",
                     "Group alerts into incidents (needs detection enabled)."),
@@ -88,6 +103,8 @@ const lf_config_option_t lf_incidents_config_options[] = {
                    "(Taiwan: 480)."),
     LF_CFG_OPT_SECTION("joint", CFG, joint, joint_options,
                        "Cross-agency joint-defence correlation."),
+    LF_CFG_OPT_SECTION("lights", CFG, lights, lights_options,
+                       "Thresholds of the threat lights (domain rules: docs/incidents.md)."),
     LF_CFG_END,
 };
 
@@ -1454,7 +1471,8 @@ static bool lights_incident_cb(void *opaque, lf_str_t key, lf_str_t val)
         .reported = jint(doc, "reported_ms") != 0,
         .reviewed = jint(doc, "reviewed_ms") != 0,
         .improvement_submitted = jint(doc, "improvement_submitted_ms") != 0,
-        .in_cross_agency_cluster = jint(cluster, "agencies") >= 3,
+        .in_cross_agency_cluster =
+            jint(cluster, "agencies") >= c->inc->cfg.lights.yellow_cluster_size,
     };
     if (!v.have_due) {
         /* No awareness yet: no clock runs; the incident still counts. */
@@ -1542,7 +1560,8 @@ lf_err_t lf_incidents_lights_json(lf_incidents_t *inc, int64_t now_ms, lf_buf_t 
                                 .untriaged_high_alert = a->untriaged_high,
                                 .sources_silent = !a->has_agents || now_ms - a->last_seen_ms >
                                                                         inc->cfg.silent_after_ms,
-                                .now_ms = now_ms};
+                                .now_ms = now_ms,
+                                .yellow_open_level1 = (int)inc->cfg.lights.yellow_open_level1};
         lights[i] = lf_light_agency(&la);
         json_t *o =
             json_pack("{s:s,s:s,s:s,s:s,s:s,s:b,s:i,s:i,s:i,s:i}", "agency", a->id, "name", a->name,
@@ -1584,7 +1603,8 @@ lf_err_t lf_incidents_lights_json(lf_incidents_t *inc, int64_t now_ms, lf_buf_t 
                     json_object_set(counties, json_string_value(county), json_true());
                 }
             }
-            if (in_region >= 2 && json_object_size(counties) >= 2)
+            if ((int64_t)in_region >= inc->cfg.lights.step_up_agencies &&
+                (int64_t)json_object_size(counties) >= inc->cfg.lights.step_up_counties)
                 escalate = true;
             json_decref(counties);
         }

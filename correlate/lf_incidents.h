@@ -46,6 +46,13 @@ typedef struct lf_incidents_joint_config {
     int64_t max_sightings;  /* agencies remembered per entity */
 } lf_incidents_joint_config_t;
 
+typedef struct lf_incidents_lights_config {
+    int64_t yellow_open_level1;  /* open level-1 incidents that make an agency yellow */
+    int64_t yellow_cluster_size; /* agencies of a cluster that make its members yellow */
+    int64_t step_up_agencies;    /* confirmed member agencies for the region step-up */
+    int64_t step_up_counties;    /* ... in at least this many counties */
+} lf_incidents_lights_config_t;
+
 typedef struct lf_incidents_config {
     bool enabled;
     char *regions_file;       /* region model (docs/regions.md); "" = none */
@@ -59,6 +66,7 @@ typedef struct lf_incidents_config {
     int64_t improvement_months;
     int64_t tz_offset_min;
     lf_incidents_joint_config_t joint;
+    lf_incidents_lights_config_t lights;
 } lf_incidents_config_t;
 
 extern const lf_config_option_t lf_incidents_config_options[];
