@@ -1871,8 +1871,11 @@ lf_err_t lf_incidents_report(lf_incidents_t *inc, uint64_t id, int64_t now_ms, b
     lf_buf_t desc;
     lf_buf_init(&desc, 64 * 1024);
     char line[1024];
+    char first[64], last[64];
+    local_time(inc, json_object_get(o, "first_alert"), first, sizeof first);
+    local_time(inc, json_object_get(o, "last_alert"), last, sizeof last);
     snprintf(line, sizeof line, "%s. %" PRId64 " alert(s) between %s and %s.", jcstr(doc, "title"),
-             jint(doc, "alert_count"), jcstr(o, "first_alert"), jcstr(o, "last_alert"));
+             jint(doc, "alert_count"), first, last);
     lf_buf_append_str(&desc, line);
     const char *ek;
     json_t *ev;
@@ -1898,7 +1901,7 @@ lf_err_t lf_incidents_report(lf_incidents_t *inc, uint64_t id, int64_t now_ms, b
     json_array_foreach(links.history, i, h)
     {
         const char *act = jcstr(h, "action");
-        if (strcmp(act, "status") == 0 || strcmp(act, "note") == 0 || json_object_get(h, "note"))
+        if (strcmp(act, "created") != 0)
             json_array_append(actions, h);
     }
     json_t *impact = json_object_get(doc, "impact");
@@ -1972,10 +1975,25 @@ lf_err_t lf_incidents_report(lf_incidents_t *inc, uint64_t id, int64_t now_ms, b
     {
         char when[64];
         local_time(inc, json_object_get(h, "time"), when, sizeof when);
-        snprintf(line, sizeof line, "%s %s %s%s%s %s\n", when, jcstr(h, "by"), jcstr(h, "action"),
-                 json_object_get(h, "to") ? " → " : "", jcstr(h, "to"),
-                 jcstr(h, json_object_get(h, "text") ? "text" : "note"));
+        char to[160] = "";
+        json_t *tv = json_object_get(h, "to");
+        if (json_is_string(tv))
+            snprintf(to, sizeof to, " → %s", json_string_value(tv));
+        else if (json_is_integer(tv))
+            snprintf(to, sizeof to, " → %" PRId64, (int64_t)json_integer_value(tv));
+        else if (json_is_string(json_object_get(h, "at")))
+            local_time(inc, json_object_get(h, "at"), to, sizeof to);
+        const char *why = jcstr(h, json_object_get(h, "text")     ? "text"
+                                   : json_object_get(h, "reason") ? "reason"
+                                                                  : "note");
+        snprintf(line, sizeof line, "%s %s: %s%s%s\n", when, jcstr(h, "by"), jcstr(h, "action"),
+                 to[0] && to[0] != ' ' ? " " : "", to);
         lf_buf_append_str(&acts, line);
+        if (why[0]) {
+            lf_buf_append_str(&acts, "    ");
+            lf_buf_append_str(&acts, why);
+            lf_buf_append_str(&acts, "\n");
+        }
     }
     lf_buf_append_byte(&acts, '\0');
     html_row(out, "應變處置", "Actions taken", acts.data ? acts.data : "");
