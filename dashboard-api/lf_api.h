@@ -23,6 +23,7 @@
 #include "lf_metrics.h"
 #include "lf_store.h"
 
+#include "lf_buf.h"
 #include "lf_incidents.h"
 
 #include <stdbool.h>
@@ -81,6 +82,10 @@ typedef struct lf_api_deps {
     lf_api_health_fn health; /* optional: NULL reports only "ok" */
     void *health_opaque;
     lf_incidents_t *incidents; /* optional: incidents, lights and reports (404 when NULL) */
+    /* optional: writes the kept decode failures as a JSON object into out
+     * (GET /api/v1/decode-failures); thread-safe. */
+    lf_err_t (*decode_failures)(void *opaque, lf_buf_t *out);
+    void *decode_failures_opaque;
 } lf_api_deps_t;
 
 /* ---- Server --------------------------------------------------------------- */

@@ -606,6 +606,23 @@ static void handle_lights(lf_api_req_t *req, lf_api_resp_t *resp)
         "lights", 0);
 }
 
+/* ---- GET /api/v1/decode-failures ------------------------------------------ */
+
+static void handle_decode_failures(lf_api_req_t *req, lf_api_resp_t *resp)
+{
+    lf_api_t *api = req->api;
+    if (!api->deps.decode_failures) {
+        lf_api_resp_error(resp, 404, "not_found", "no decoding stage in this process");
+        return;
+    }
+    lf_err_t rc = api->deps.decode_failures(api->deps.decode_failures_opaque, &resp->body);
+    if (rc == LF_EFULL)
+        lf_api_resp_error(resp, 500, "response_too_large",
+                          "the failures are larger than api.max_response_size");
+    else if (rc != LF_OK)
+        lf_api_resp_error(resp, 500, "internal", "%s", lf_strerror(rc));
+}
+
 /* ---- GET /api/v1/stats ---------------------------------------------------- */
 
 static void handle_stats(lf_api_req_t *req, lf_api_resp_t *resp)
@@ -728,6 +745,11 @@ const lf_api_route_t lf_api_routes[] = {
     {"GET", "/api/v1/agents", handle_agents, "agents", NULL,
      "Known agents by id: agency, host, stored watermark, events stored, duplicates "
      "dropped, first and last seen (RFC 3339)."},
+    {"GET", "/api/v1/decode-failures", handle_decode_failures, "decode_failures", NULL,
+     "The newest records no decoder could take (`ingest.failure_samples` kept): time, agent, "
+     "source, decoder, reason and the record's first bytes, with counts per agent and per "
+     "decoder over the kept samples. The records themselves are stored as events with "
+     "`lianfang.decode_error`."},
     {"GET", "/api/v1/stats", handle_stats, "stats", NULL,
      "Store statistics: events, alerts, agents, map bytes used and map size."},
     {"GET", "/metrics", handle_metrics, "metrics", NULL,

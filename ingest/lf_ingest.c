@@ -448,6 +448,7 @@ static void note_decode(lf_ingest_t *ing, const lf_wire_batch_t *wb, const lf_de
     snprintf(f->error, sizeof f->error, "%s", res->error);
     size_t n = data.len < sizeof f->record - 1 ? data.len : sizeof f->record - 1;
     memcpy(f->record, data.ptr, n);
+    f->record_len = n;
     f->record[n] = '\0';
     pthread_mutex_unlock(&ing->status_lock);
 }

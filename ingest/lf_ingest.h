@@ -97,7 +97,8 @@ typedef struct lf_ingest_failure {
     char source[64];
     char decoder[48];
     char error[96];
-    char record[256]; /* the record's first bytes */
+    char record[256]; /* the record's first bytes (may hold NULs), NUL-terminated */
+    size_t record_len;
 } lf_ingest_failure_t;
 
 /* Copies up to max of the newest decode failures, newest first; returns

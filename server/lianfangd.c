@@ -13,6 +13,7 @@
 #include "lf_detect.h"
 #include "lf_incidents.h"
 #include "lf_ingest.h"
+#include "lf_json.h"
 #include "lf_kafka.h"
 #include "lf_log.h"
 #include "lf_metrics.h"
@@ -109,6 +110,65 @@ static void on_health(void *opaque, lf_api_health_t *out)
         add_check(out, "embedded_broker", !lf_broker_is_down(srv->broker),
                   lf_broker_is_down(srv->broker) ? "taken down by SIGUSR1"
                                                  : "in memory, evaluation only");
+}
+
+/* GET /api/v1/decode-failures: the ingest's kept samples with tallies
+ * (API threads; lf_ingest_failures is thread-safe). */
+static lf_err_t on_decode_failures(void *opaque, lf_buf_t *out)
+{
+    server_t *srv = opaque;
+    enum { MAX = 1000 };
+    lf_ingest_failure_t *f = calloc(MAX, sizeof *f);
+    if (!f)
+        return LF_ENOMEM;
+    size_t n = lf_ingest_failures(srv->ingest, f, MAX);
+    lf_json_t js;
+    lf_json_init(&js, out);
+    lf_json_object_begin(&js);
+    lf_json_key(&js, "failures");
+    lf_json_array_begin(&js);
+    for (size_t i = 0; i < n; i++) {
+        lf_json_object_begin(&js);
+        lf_json_key(&js, "time");
+        lf_json_timestamp_ms(&js, f[i].time_ms);
+        lf_json_key(&js, "agent_id");
+        lf_json_cstring(&js, f[i].agent_id);
+        lf_json_key(&js, "source");
+        lf_json_cstring(&js, f[i].source);
+        lf_json_key(&js, "decoder");
+        lf_json_cstring(&js, f[i].decoder);
+        lf_json_key(&js, "error");
+        lf_json_cstring(&js, f[i].error);
+        lf_json_key(&js, "record");
+        lf_json_string(&js, f[i].record, f[i].record_len);
+        lf_json_object_end(&js);
+    }
+    lf_json_array_end(&js);
+    /* Tallies over the samples: which agents and decoders fail. */
+    static const char *const keys[] = {"by_agent", "by_decoder"};
+    for (int k = 0; k < 2; k++) {
+        lf_json_key(&js, keys[k]);
+        lf_json_object_begin(&js);
+        for (size_t i = 0; i < n; i++) {
+            const char *name = k == 0 ? f[i].agent_id : f[i].decoder;
+            bool seen = false;
+            for (size_t j = 0; j < i && !seen; j++)
+                seen = strcmp(name, k == 0 ? f[j].agent_id : f[j].decoder) == 0;
+            if (seen)
+                continue;
+            int64_t count = 0;
+            for (size_t j = i; j < n; j++)
+                count += strcmp(name, k == 0 ? f[j].agent_id : f[j].decoder) == 0;
+            lf_json_key(&js, name);
+            lf_json_int(&js, count);
+        }
+        lf_json_object_end(&js);
+    }
+    lf_json_key(&js, "count");
+    lf_json_uint(&js, n);
+    lf_json_object_end(&js);
+    free(f);
+    return lf_json_error(&js);
 }
 
 /* Hands a stored alert to incident grouping, in the same batch. */
@@ -370,6 +430,8 @@ int main(int argc, char **argv)
         .health = on_health,
         .health_opaque = &srv,
         .incidents = srv.incidents,
+        .decode_failures = on_decode_failures,
+        .decode_failures_opaque = &srv,
     };
     rc = lf_api_start(&srv.cfg.api, &deps, &srv.api, errstr, sizeof errstr);
     if (rc != LF_OK) {

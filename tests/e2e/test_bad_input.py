@@ -65,8 +65,16 @@ def test(new_cluster):
     status, metrics = c.get("/metrics")
     assert b'lianfang_ingest_flagged_total{flag="truncated"} 1' in metrics
     assert b'lianfang_ingest_flagged_total{flag="invalid_utf8"} 1' in metrics
+    # What no decoder took is kept for the operator with the reason.
+    status, fails = c.get_json("/api/v1/decode-failures")
+    assert status == 200, fails
+    ours = [f for f in fails["failures"] if f["agent_id"] == "bad-01"]
+    assert ours and any(f["record"].startswith("\u0000\u0001\u0002") for f in ours), fails
+    assert all(f["error"] and f["decoder"] for f in ours), ours
+    assert fails["by_agent"]["bad-01"] == len(ours)
     assert c.server.alive() and agent.alive()
-    log("bad records stored, flagged and counted; processes alive")
+    log(f"bad records stored, flagged and counted ({len(ours)} decode failures kept); "
+        "processes alive")
 
 
 if __name__ == "__main__":
