@@ -137,8 +137,14 @@ static int run(long n, long keys, long burst)
 
 int main(int argc, char **argv)
 {
-    long n = argc > 1 ? atol(argv[1]) : 200000;
-    long keys = argc > 2 ? atol(argv[2]) : 10000;
+    char *end = NULL;
+    long n = argc > 1 ? strtol(argv[1], &end, 10) : 200000;
+    if (end && *end)
+        n = -1;
+    end = NULL;
+    long keys = argc > 2 ? strtol(argv[2], &end, 10) : 10000;
+    if (end && *end)
+        keys = -1;
     if (n <= 0 || keys <= 0) {
         fprintf(stderr, "usage: incident_bench [alerts > 0] [keys > 0]\n");
         return 2;
