@@ -73,6 +73,8 @@ typedef struct agent_source {
     const agent_origin_t *origin;
     agent_file_t *file; /* being read; may be a rotated file being drained */
     lf_agent_reader_t reader;
+    lf_agent_encoding_t enc; /* when the source's encoding is not UTF-8 */
+    bool has_enc;
     uint64_t size_seen;
     int64_t last_growth_ms;
     bool rotated; /* the path names another file (or none): drain, then switch */
@@ -379,6 +381,16 @@ static void entry_lose(lf_agent_t *a, agent_entry_t *e, const char *why)
     e->file = NULL;
 }
 
+/* The converter of the file source a journal batch came from, so a re-send
+ * carries the bytes of the first send; NULL for UTF-8 sources. */
+static lf_agent_encoding_t *source_encoding(lf_agent_t *a, const lf_agent_jbatch_t *jb)
+{
+    if (jb->source_index >= a->nsources)
+        return NULL;
+    agent_source_t *s = &a->sources[jb->source_index];
+    return s->has_enc && lf_str_eq_c(jb->source, s->cfg->name) ? &s->enc : NULL;
+}
+
 /* Rebuilds e's batch from its file (or as loss placeholders) and produces it. */
 static void entry_resend(lf_agent_t *a, agent_entry_t *e)
 {
@@ -386,7 +398,8 @@ static void entry_resend(lf_agent_t *a, agent_entry_t *e)
     if (!(e->jb.flags & LF_AGENT_JBATCH_LOST)) {
         rc = (e->jb.flags & LF_AGENT_JBATCH_SPOOL)
                  ? lf_agent_spool_rebuild(e->file->fd, &a->ids, &e->jb, &a->wire)
-                 : lf_agent_batch_rebuild(e->file->fd, &a->ids, &e->jb, &a->wire);
+                 : lf_agent_batch_rebuild(e->file->fd, &a->ids, &e->jb, source_encoding(a, &e->jb),
+                                          &a->wire);
         if (rc == LF_EPARSE)
             entry_lose(a, e, "file was truncated or rewritten");
         else if (rc != LF_OK) {
@@ -905,7 +918,8 @@ static void source_read(agent_source_t *s, int64_t now)
         lf_err_t rc = lf_wire_batch_begin(&a->wire, &h);
         uint32_t count = 0, truncated = 0;
         if (rc == LF_OK)
-            rc = lf_agent_batch_fill(&s->reader, &limits, flush, &a->wire, &count, &truncated);
+            rc = lf_agent_batch_fill(&s->reader, &limits, flush, s->has_enc ? &s->enc : NULL,
+                                     &a->wire, &count, &truncated);
         s->at_eof = rc == LF_ENOTFOUND;
         if (rc == LF_EIO && !s->read_error_logged) {
             lf_error(COMP, "source %s: read %s: %s", s->cfg->name, f->path, strerror(errno));
@@ -1474,6 +1488,19 @@ lf_err_t lf_agent_new(const lf_agent_config_t *cfg, lf_agent_t **out, char *errs
         if (!s->origin || !s->dir ||
             lf_agent_reader_init(&s->reader, (size_t)cfg->limits.max_record_bytes) != LF_OK)
             return LF_ENOMEM;
+        if (s->cfg->encoding != LF_AGENT_ENC_UTF8) {
+            lf_err_t erc = lf_agent_encoding_init(&s->enc, s->cfg->encoding,
+                                                  (size_t)cfg->limits.max_record_bytes);
+            if (erc != LF_OK) {
+                lf_error(COMP, "source %s: encoding %s: %s", s->cfg->name,
+                         lf_agent_encoding_choices[s->cfg->encoding],
+                         erc == LF_EINVAL ? "the C library has no converter for it (install "
+                                            "the gconv modules of libc)"
+                                          : lf_strerror(erc));
+                return erc == LF_EINVAL ? LF_ECONFIG : erc;
+            }
+            s->has_enc = true;
+        }
         char *slash = strrchr(s->dir, '/');
         if (slash)
             slash[slash == s->dir ? 1 : 0] = '\0';
@@ -1593,6 +1620,8 @@ void lf_agent_free(lf_agent_t *a)
     }
     for (size_t i = 0; a->sources && i < a->nsources; i++) {
         lf_agent_reader_free(&a->sources[i].reader);
+        if (a->sources[i].has_enc)
+            lf_agent_encoding_free(&a->sources[i].enc);
         free(a->sources[i].dir);
     }
     free(a->sources);

@@ -25,8 +25,8 @@ void lf_agent_batch_header(const lf_agent_batch_ids_t *ids, const lf_agent_jbatc
 }
 
 lf_err_t lf_agent_batch_fill(lf_agent_reader_t *r, const lf_agent_batch_limits_t *limits,
-                             bool flush_partial, lf_buf_t *wire, uint32_t *count,
-                             uint32_t *truncated)
+                             bool flush_partial, lf_agent_encoding_t *enc, lf_buf_t *wire,
+                             uint32_t *count, uint32_t *truncated)
 {
     for (;;) {
         if (*count >= limits->max_records ||
@@ -36,6 +36,8 @@ lf_err_t lf_agent_batch_fill(lf_agent_reader_t *r, const lf_agent_batch_limits_t
         lf_err_t rc = lf_agent_reader_next(r, UINT64_MAX, flush_partial, &line);
         if (rc != LF_OK)
             return rc;
+        if (enc)
+            lf_agent_encoding_apply(enc, &line);
         rc = lf_wire_batch_add(wire, line.offset, line.flags, line.data, (uint32_t)line.len);
         if (rc != LF_OK)
             return rc;
@@ -46,7 +48,7 @@ lf_err_t lf_agent_batch_fill(lf_agent_reader_t *r, const lf_agent_batch_limits_t
 }
 
 lf_err_t lf_agent_batch_rebuild(int fd, const lf_agent_batch_ids_t *ids, const lf_agent_jbatch_t *b,
-                                lf_buf_t *wire)
+                                lf_agent_encoding_t *enc, lf_buf_t *wire)
 {
     lf_wire_batch_header_t h;
     lf_agent_batch_header(ids, b, &h);
@@ -68,6 +70,8 @@ lf_err_t lf_agent_batch_rebuild(int fd, const lf_agent_batch_ids_t *ids, const l
             rc = LF_EPARSE;
             break;
         }
+        if (enc)
+            lf_agent_encoding_apply(enc, &line);
         rc = lf_wire_batch_add(wire, line.offset, line.flags, line.data, (uint32_t)line.len);
         count++;
     }

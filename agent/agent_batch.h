@@ -8,6 +8,7 @@
 #ifndef LF_AGENT_BATCH_H
 #define LF_AGENT_BATCH_H
 
+#include "agent_encoding.h"
 #include "agent_reader.h"
 #include "agent_state.h"
 #include "lf_buf.h"
@@ -40,15 +41,15 @@ typedef struct lf_agent_batch_limits {
  * when a limit closed the batch, else the reader's code (LF_EAGAIN,
  * LF_ENOTFOUND, LF_EIO) or LF_EFULL from the wire buffer. */
 lf_err_t lf_agent_batch_fill(lf_agent_reader_t *r, const lf_agent_batch_limits_t *limits,
-                             bool flush_partial, lf_buf_t *wire, uint32_t *count,
-                             uint32_t *truncated);
+                             bool flush_partial, lf_agent_encoding_t *enc, lf_buf_t *wire,
+                             uint32_t *count, uint32_t *truncated);
 
 /* Re-reads [b->off_start, b->off_end) of fd (borrowed) and writes the wire
  * batch into wire. LF_EPARSE when the bytes no longer split into b->count
  * records (the file was truncated or rewritten), LF_EIO, LF_ENOMEM, LF_EFULL
  * (wire too small). */
 lf_err_t lf_agent_batch_rebuild(int fd, const lf_agent_batch_ids_t *ids, const lf_agent_jbatch_t *b,
-                                lf_buf_t *wire);
+                                lf_agent_encoding_t *enc, lf_buf_t *wire);
 
 /* Writes the placeholder batch of a lost journal entry: b->count empty
  * records flagged LF_REC_LOST without offsets, so lianfangd can store the

@@ -1,4 +1,5 @@
 #include "agent_syslog.h"
+#include "agent_encoding.h"
 #include "lf_agent.h"
 #include "lf_wire.h"
 
@@ -47,6 +48,12 @@ static const lf_config_option_t source_options[] = {
     LF_CFG_OPT_ENUM("start_at", lf_agent_source_config_t, start_at, "end", start_at_choices,
                     "Where to start in a file that has no checkpoint yet. A file that appears "
                     "later (rotation) is always read from its beginning."),
+    LF_CFG_OPT_ENUM("encoding", lf_agent_source_config_t, encoding, "utf-8",
+                    lf_agent_encoding_choices,
+                    "Character set of the file: utf-8, or big5, cp950 (Microsoft's Big5) or "
+                    "big5-hkscs for legacy systems, converted to UTF-8 as read. A record "
+                    "invalid in its encoding is sent unchanged; lianfangd flags it "
+                    "invalid_utf8 and keeps the exact bytes."),
     LF_CFG_END};
 
 static const lf_config_option_t listener_options[] = {

@@ -69,7 +69,7 @@ static size_t read_batches(int fd, uint64_t first_seq, const lf_agent_batch_limi
         lf_agent_batch_header(&ids, &b->jb, &h);
         assert_int_equal(lf_wire_batch_begin(&b->wire, &h), LF_OK);
         uint32_t count = 0, truncated = 0;
-        rc = lf_agent_batch_fill(&r, lim, true, &b->wire, &count, &truncated);
+        rc = lf_agent_batch_fill(&r, lim, true, NULL, &b->wire, &count, &truncated);
         if (count == 0) {
             lf_buf_free(&b->wire);
             break;
@@ -117,7 +117,7 @@ static void test_batch_rebuild_is_byte_identical(void **state)
         assert_true(b->jb.count <= lim.max_records);
         assert_true(b->wire.len <= lim.max_bytes + 13 + lim.max_record);
         /* The re-read batch is the same bytes. */
-        assert_int_equal(lf_agent_batch_rebuild(fd, &ids, &b->jb, &again), LF_OK);
+        assert_int_equal(lf_agent_batch_rebuild(fd, &ids, &b->jb, NULL, &again), LF_OK);
         assert_int_equal(again.len, b->wire.len);
         assert_memory_equal(again.data, b->wire.data, again.len);
         /* And it decodes to consecutive sequence numbers. */
@@ -145,7 +145,7 @@ static void test_batch_rebuild_is_byte_identical(void **state)
     /* Bytes rewritten under the journal entry: the rebuild notices. */
     lf_agent_jbatch_t jb = batches[0].jb;
     test_write_file(path, "short\n", 6, 0);
-    assert_int_equal(lf_agent_batch_rebuild(fd, &ids, &jb, &again), LF_EPARSE);
+    assert_int_equal(lf_agent_batch_rebuild(fd, &ids, &jb, NULL, &again), LF_EPARSE);
     /* A lost batch becomes placeholders with the same numbers. */
     assert_int_equal(lf_agent_batch_lost(&ids, &jb, &again), LF_OK);
     lf_wire_batch_t wb;
