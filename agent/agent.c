@@ -14,6 +14,7 @@
 #include "lf_wire.h"
 
 #include <errno.h>
+#include <glob.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <signal.h>
@@ -83,6 +84,8 @@ typedef struct agent_source {
     bool read_error_logged;
     char *dir;
     uv_fs_event_t ev_file, ev_dir;
+    lf_agent_source_config_t own; /* a glob match's configuration (cfg points here) */
+    struct agent_source *next_retired;
 } agent_source_t;
 
 /* A syslog listener and its spool, read like a file. */
@@ -117,8 +120,13 @@ struct lf_agent {
     lf_agent_batch_ids_t ids;
     agent_origin_t *origins;
     agent_file_t *files;
-    agent_source_t *sources;
+    agent_source_t **sources; /* files tailed: configured paths and glob matches */
     size_t nsources;
+    const lf_agent_source_config_t **patterns; /* sources whose path is a glob pattern */
+    size_t npatterns;
+    int64_t last_glob_ms;
+    bool glob_limit_logged;
+    agent_source_t *retired_sources; /* glob matches whose file is gone: closed at the end */
     agent_listener_t *listeners;
     size_t nlisteners;
     lf_agent_spool_budget_t spool_budget;
@@ -385,9 +393,9 @@ static void entry_lose(lf_agent_t *a, agent_entry_t *e, const char *why)
  * carries the bytes of the first send; NULL for UTF-8 sources. */
 static lf_agent_encoding_t *source_encoding(lf_agent_t *a, const lf_agent_jbatch_t *jb)
 {
-    if (jb->source_index >= a->nsources)
+    if (jb->source_index >= a->nsources || !a->sources[jb->source_index])
         return NULL;
-    agent_source_t *s = &a->sources[jb->source_index];
+    agent_source_t *s = a->sources[jb->source_index];
     return s->has_enc && lf_str_eq_c(jb->source, s->cfg->name) ? &s->enc : NULL;
 }
 
@@ -589,7 +597,8 @@ static void pump(lf_agent_t *a)
 {
     int64_t now = lf_time_mono_ms();
     for (size_t i = 0; i < a->nsources && !a->stopping; i++)
-        source_service(&a->sources[i], now);
+        if (a->sources[i])
+            source_service(a->sources[i], now);
     for (size_t i = 0; i < a->nlisteners && !a->stopping; i++)
         listener_read(&a->listeners[i]);
 }
@@ -851,6 +860,159 @@ static void source_start(agent_source_t *s, int64_t now)
     if (s->rotated)
         lf_info(COMP, "source %s: finishing rotated %s before moving to the new %s", s->cfg->name,
                 f->path, s->cfg->path);
+}
+
+/* ---- sources: configured paths and glob matches ------------------------ */
+
+static bool is_pattern(const char *path)
+{
+    return strpbrk(path, "*?[") != NULL;
+}
+
+/* Starts the watchers of a source (the loop runs). */
+static void source_watch_start(agent_source_t *s)
+{
+    if (s->file && !s->rotated)
+        source_watch_file(s);
+    uv_fs_event_start(&s->ev_dir, on_fs_event, s->dir, 0);
+}
+
+/* Adds a tailed file in a free slot: cfg is the configured source, or, for
+ * a glob match, the pattern's source and `match` the path. */
+static lf_err_t source_add(lf_agent_t *a, const lf_agent_source_config_t *cfg, const char *match,
+                           int64_t now)
+{
+    size_t slot = 0;
+    while (slot < LF_AGENT_MAX_SOURCES && a->sources[slot])
+        slot++;
+    if (slot == LF_AGENT_MAX_SOURCES)
+        return LF_EFULL;
+    agent_source_t *s = calloc(1, sizeof *s);
+    if (!s)
+        return LF_ENOMEM;
+    s->agent = a;
+    s->index = slot;
+    s->cfg = cfg;
+    if (match) {
+        s->own = *cfg;
+        s->own.path = strdup(match);
+        s->cfg = &s->own;
+    }
+    s->origin =
+        s->cfg->path ? origin_intern(a, lf_str_c(s->cfg->name), lf_str_c(s->cfg->path)) : NULL;
+    s->dir = s->cfg->path ? strdup(s->cfg->path) : NULL;
+    if (!s->origin || !s->dir ||
+        lf_agent_reader_init(&s->reader, (size_t)a->cfg->limits.max_record_bytes) != LF_OK) {
+        free(s->dir);
+        free(s->own.path);
+        lf_agent_reader_free(&s->reader);
+        free(s);
+        return LF_ENOMEM;
+    }
+    if (s->cfg->encoding != LF_AGENT_ENC_UTF8) {
+        lf_err_t erc = lf_agent_encoding_init(&s->enc, s->cfg->encoding,
+                                              (size_t)a->cfg->limits.max_record_bytes);
+        if (erc != LF_OK) {
+            lf_error(COMP, "source %s: encoding %s: %s", s->cfg->name,
+                     lf_agent_encoding_choices[s->cfg->encoding],
+                     erc == LF_EINVAL ? "the C library has no converter for it (install "
+                                        "the gconv modules of libc)"
+                                      : lf_strerror(erc));
+            free(s->dir);
+            free(s->own.path);
+            lf_agent_reader_free(&s->reader);
+            free(s);
+            return erc == LF_EINVAL ? LF_ECONFIG : erc;
+        }
+        s->has_enc = true;
+    }
+    char *slash = strrchr(s->dir, '/');
+    if (slash)
+        slash[slash == s->dir ? 1 : 0] = '\0';
+    uv_fs_event_init(&a->loop, &s->ev_file);
+    uv_fs_event_init(&a->loop, &s->ev_dir);
+    s->ev_file.data = s->ev_dir.data = s;
+    a->sources[slot] = s;
+    if (slot >= a->nsources)
+        a->nsources = slot + 1;
+    source_start(s, now);
+    if (a->running)
+        source_watch_start(s);
+    return LF_OK;
+}
+
+/* A glob match whose file is gone and read to its end leaves its slot. */
+static void source_retire(lf_agent_t *a, agent_source_t *s)
+{
+    lf_info(COMP, "source %s: %s is gone and was read to its end; no longer tailed", s->cfg->name,
+            s->cfg->path);
+    uv_fs_event_stop(&s->ev_file);
+    uv_fs_event_stop(&s->ev_dir);
+    if (s->file)
+        file_unref(a, s->file);
+    s->file = NULL;
+    a->sources[s->index] = NULL;
+    s->next_retired = a->retired_sources;
+    a->retired_sources = s;
+}
+
+/* Expands every glob pattern: new matches become sources (read from their
+ * beginning once the agent runs; at start-up as start_at says), and
+ * matches whose file is gone and drained are retired. A file already open
+ * under another name (a rotated file being finished) is not added again. */
+static lf_err_t glob_scan(lf_agent_t *a, int64_t now)
+{
+    for (size_t i = 0; i < a->nsources; i++) {
+        agent_source_t *s = a->sources[i];
+        struct stat sb;
+        if (s && s->own.path && s->rotated && s->at_eof &&
+            now - s->last_growth_ms >= a->cfg->limits.partial_line_timeout_ms &&
+            stat(s->cfg->path, &sb) != 0)
+            source_retire(a, s);
+    }
+    for (size_t p = 0; p < a->npatterns; p++) {
+        const lf_agent_source_config_t *pat = a->patterns[p];
+        glob_t g;
+        int grc = glob(pat->path, GLOB_NOSORT, NULL, &g);
+        if (grc == GLOB_NOMATCH)
+            continue;
+        if (grc != 0) {
+            lf_warn(COMP, "source %s: cannot expand %s (glob error %d)", pat->name, pat->path, grc);
+            continue;
+        }
+        for (size_t m = 0; m < g.gl_pathc; m++) {
+            const char *path = g.gl_pathv[m];
+            struct stat sb;
+            if (stat(path, &sb) != 0 || !S_ISREG(sb.st_mode) || strlen(path) > 511)
+                continue;
+            bool known = file_find(a, (uint64_t)sb.st_dev, (uint64_t)sb.st_ino) != NULL;
+            for (size_t i = 0; i < a->nsources && !known; i++)
+                known = a->sources[i] && strcmp(a->sources[i]->cfg->path, path) == 0;
+            if (known)
+                continue;
+            lf_agent_source_config_t cfg = *pat;
+            if (a->running)
+                cfg.start_at = LF_AGENT_START_BEGINNING;
+            /* source_add copies cfg into the source, so a local is fine. */
+            lf_err_t rc = source_add(a, &cfg, path, now);
+            if (rc == LF_EFULL) {
+                if (!a->glob_limit_logged)
+                    lf_warn(COMP,
+                            "source %s: %s not tailed: %d files are tailed already (the "
+                            "most); narrow the glob patterns",
+                            pat->name, path, LF_AGENT_MAX_SOURCES);
+                a->glob_limit_logged = true;
+                break;
+            }
+            if (rc != LF_OK) {
+                globfree(&g);
+                return rc;
+            }
+            lf_info(COMP, "source %s: %s matches %s: tailing it", pat->name, path, pat->path);
+        }
+        globfree(&g);
+    }
+    return LF_OK;
 }
 
 /* Journals the batch built in a->wire (records [jb->off_start, off_end) of
@@ -1325,6 +1487,10 @@ static void on_poll_timer(uv_timer_t *t)
         resend_all(a);
     }
     service_sends(a);
+    if (a->npatterns && now - a->last_glob_ms >= a->cfg->limits.glob_interval_ms) {
+        a->last_glob_ms = now;
+        glob_scan(a, now);
+    }
     pump(a);
 }
 
@@ -1371,8 +1537,14 @@ static void agent_shutdown(lf_agent_t *a)
         close_handle((uv_handle_t *)&a->sig_int);
     }
     for (size_t i = 0; i < a->nsources; i++) {
-        close_handle((uv_handle_t *)&a->sources[i].ev_file);
-        close_handle((uv_handle_t *)&a->sources[i].ev_dir);
+        if (a->sources[i]) {
+            close_handle((uv_handle_t *)&a->sources[i]->ev_file);
+            close_handle((uv_handle_t *)&a->sources[i]->ev_dir);
+        }
+    }
+    for (agent_source_t *r = a->retired_sources; r; r = r->next_retired) {
+        close_handle((uv_handle_t *)&r->ev_file);
+        close_handle((uv_handle_t *)&r->ev_dir);
     }
 }
 
@@ -1473,42 +1645,24 @@ lf_err_t lf_agent_new(const lf_agent_config_t *cfg, lf_agent_t **out, char *errs
     for (size_t i = 0; i < a->nlisteners; i++)
         listener_resume(&a->listeners[i]);
 
-    a->nsources = cfg->source_count;
-    a->sources = calloc(a->nsources ? a->nsources : 1, sizeof *a->sources);
-    if (!a->sources)
+    a->sources = calloc(LF_AGENT_MAX_SOURCES, sizeof *a->sources);
+    a->patterns = calloc(cfg->source_count ? cfg->source_count : 1, sizeof *a->patterns);
+    if (!a->sources || !a->patterns)
         return LF_ENOMEM;
     int64_t now = lf_time_mono_ms();
-    for (size_t i = 0; i < a->nsources; i++) {
-        agent_source_t *s = &a->sources[i];
-        s->agent = a;
-        s->index = i;
-        s->cfg = &cfg->sources[i];
-        s->origin = origin_intern(a, lf_str_c(s->cfg->name), lf_str_c(s->cfg->path));
-        s->dir = strdup(s->cfg->path);
-        if (!s->origin || !s->dir ||
-            lf_agent_reader_init(&s->reader, (size_t)cfg->limits.max_record_bytes) != LF_OK)
-            return LF_ENOMEM;
-        if (s->cfg->encoding != LF_AGENT_ENC_UTF8) {
-            lf_err_t erc = lf_agent_encoding_init(&s->enc, s->cfg->encoding,
-                                                  (size_t)cfg->limits.max_record_bytes);
-            if (erc != LF_OK) {
-                lf_error(COMP, "source %s: encoding %s: %s", s->cfg->name,
-                         lf_agent_encoding_choices[s->cfg->encoding],
-                         erc == LF_EINVAL ? "the C library has no converter for it (install "
-                                            "the gconv modules of libc)"
-                                          : lf_strerror(erc));
-                return erc == LF_EINVAL ? LF_ECONFIG : erc;
-            }
-            s->has_enc = true;
+    for (size_t i = 0; i < cfg->source_count; i++) {
+        if (is_pattern(cfg->sources[i].path)) {
+            a->patterns[a->npatterns++] = &cfg->sources[i];
+            continue;
         }
-        char *slash = strrchr(s->dir, '/');
-        if (slash)
-            slash[slash == s->dir ? 1 : 0] = '\0';
-        uv_fs_event_init(&a->loop, &s->ev_file);
-        uv_fs_event_init(&a->loop, &s->ev_dir);
-        s->ev_file.data = s->ev_dir.data = s;
-        source_start(s, now);
+        rc = source_add(a, &cfg->sources[i], NULL, now);
+        if (rc != LF_OK)
+            return rc;
     }
+    rc = glob_scan(a, now);
+    if (rc != LF_OK)
+        return rc;
+    a->last_glob_ms = now;
 
     rc = producer_create(a, errstr, errlen);
     if (rc == LF_OK)
@@ -1556,12 +1710,9 @@ lf_err_t lf_agent_run(lf_agent_t *a, bool handle_signals)
         uv_timer_start(&a->spool_timer, on_spool_timer,
                        (uint64_t)cfg->limits.spool_sync_interval_ms,
                        (uint64_t)cfg->limits.spool_sync_interval_ms);
-    for (size_t i = 0; i < a->nsources; i++) {
-        agent_source_t *s = &a->sources[i];
-        if (s->file && !s->rotated)
-            source_watch_file(s);
-        uv_fs_event_start(&s->ev_dir, on_fs_event, s->dir, 0);
-    }
+    for (size_t i = 0; i < a->nsources; i++)
+        if (a->sources[i])
+            source_watch_start(a->sources[i]);
     uv_timer_start(&a->poll_timer, on_poll_timer, 0, (uint64_t)cfg->limits.poll_interval_ms);
     uv_timer_start(&a->status_timer, on_status_timer, (uint64_t)cfg->agent.status_interval_ms,
                    (uint64_t)cfg->agent.status_interval_ms);
@@ -1597,8 +1748,10 @@ void lf_agent_free(lf_agent_t *a)
         for (size_t i = 0; a->listeners && i < a->nlisteners; i++)
             lf_agent_syslog_close(a->listeners[i].net);
         for (size_t i = 0; a->sources && i < a->nsources; i++) {
-            close_handle((uv_handle_t *)&a->sources[i].ev_file);
-            close_handle((uv_handle_t *)&a->sources[i].ev_dir);
+            if (a->sources[i]) {
+                close_handle((uv_handle_t *)&a->sources[i]->ev_file);
+                close_handle((uv_handle_t *)&a->sources[i]->ev_dir);
+            }
         }
     }
     watch_retire(a, &a->producer_watch);
@@ -1618,13 +1771,28 @@ void lf_agent_free(lf_agent_t *a)
         free(r->w);
         free(r);
     }
+    for (agent_source_t *r = a->retired_sources, *next; r; r = next) {
+        next = r->next_retired;
+        lf_agent_reader_free(&r->reader);
+        if (r->has_enc)
+            lf_agent_encoding_free(&r->enc);
+        free(r->dir);
+        free(r->own.path);
+        free(r);
+    }
     for (size_t i = 0; a->sources && i < a->nsources; i++) {
-        lf_agent_reader_free(&a->sources[i].reader);
-        if (a->sources[i].has_enc)
-            lf_agent_encoding_free(&a->sources[i].enc);
-        free(a->sources[i].dir);
+        agent_source_t *s = a->sources[i];
+        if (!s)
+            continue;
+        lf_agent_reader_free(&s->reader);
+        if (s->has_enc)
+            lf_agent_encoding_free(&s->enc);
+        free(s->dir);
+        free(s->own.path);
+        free(s);
     }
     free(a->sources);
+    free(a->patterns);
     free(a->ents);
     for (agent_file_t *f = a->files, *n; f; f = n) {
         n = f->next;

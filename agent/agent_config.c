@@ -44,7 +44,11 @@ static const lf_config_option_t source_options[] = {
      .type = LF_CFG_STRING,
      .offset = offsetof(lf_agent_source_config_t, path),
      .required = true,
-     .description = "Absolute path of the file to tail (followed across rotation)."},
+     .description = "Absolute path of the file to tail (followed across rotation), or a "
+                    "glob pattern (*, ?, [...], e.g. /var/log/nginx/*.log): every matching "
+                    "file is tailed, and files that start to match later are picked up "
+                    "within limits.glob_interval and read from their beginning. At most 256 "
+                    "files in all."},
     LF_CFG_OPT_ENUM("start_at", lf_agent_source_config_t, start_at, "end", start_at_choices,
                     "Where to start in a file that has no checkpoint yet. A file that appears "
                     "later (rotation) is always read from its beginning."),
@@ -140,6 +144,9 @@ static const lf_config_option_t limits_options[] = {
     LF_CFG_OPT_DURATION("poll_interval", lf_agent_limits_config_t, poll_interval_ms, "250ms", 10,
                         60000,
                         "Fallback poll of every source (file events wake the agent earlier)."),
+    LF_CFG_OPT_DURATION("glob_interval", lf_agent_limits_config_t, glob_interval_ms, "5s", 100,
+                        3600000,
+                        "How often sources whose path is a glob pattern look for new files."),
     LF_CFG_OPT_SIZE("state_map_size", lf_agent_limits_config_t, state_map_size, "256MiB", 16 << 20,
                     INT64_C(1) << 40, "Maximum size of the LMDB state."),
     LF_CFG_OPT_BOOL("state_sync", lf_agent_limits_config_t, state_sync, "true",

@@ -77,6 +77,7 @@ typedef struct lf_agent_limits_config {
     int64_t ack_timeout_ms;
     int64_t partial_line_timeout_ms;
     int64_t poll_interval_ms;
+    int64_t glob_interval_ms; /* how often glob patterns of sources are expanded again */
     int64_t state_map_size;
     bool state_sync;
     int64_t spool_max_bytes;
