@@ -76,6 +76,9 @@ typedef struct agent_source {
     lf_agent_reader_t reader;
     lf_agent_encoding_t enc; /* when the source's encoding is not UTF-8 */
     bool has_enc;
+    lf_agent_multiline_t ml; /* when multiline_start is set */
+    bool has_ml;
+    lf_agent_recfmt_t fmt; /* points at enc / ml */
     uint64_t size_seen;
     int64_t last_growth_ms;
     bool rotated; /* the path names another file (or none): drain, then switch */
@@ -389,14 +392,15 @@ static void entry_lose(lf_agent_t *a, agent_entry_t *e, const char *why)
     e->file = NULL;
 }
 
-/* The converter of the file source a journal batch came from, so a re-send
- * carries the bytes of the first send; NULL for UTF-8 sources. */
-static lf_agent_encoding_t *source_encoding(lf_agent_t *a, const lf_agent_jbatch_t *jb)
+/* How the file source a journal batch came from shapes its records (joins,
+ * converts), so a re-send carries the records of the first send; NULL for
+ * plain sources. */
+static const lf_agent_recfmt_t *source_format(lf_agent_t *a, const lf_agent_jbatch_t *jb)
 {
     if (jb->source_index >= a->nsources || !a->sources[jb->source_index])
         return NULL;
     agent_source_t *s = a->sources[jb->source_index];
-    return s->has_enc && lf_str_eq_c(jb->source, s->cfg->name) ? &s->enc : NULL;
+    return lf_str_eq_c(jb->source, s->cfg->name) ? &s->fmt : NULL;
 }
 
 /* Rebuilds e's batch from its file (or as loss placeholders) and produces it. */
@@ -406,7 +410,7 @@ static void entry_resend(lf_agent_t *a, agent_entry_t *e)
     if (!(e->jb.flags & LF_AGENT_JBATCH_LOST)) {
         rc = (e->jb.flags & LF_AGENT_JBATCH_SPOOL)
                  ? lf_agent_spool_rebuild(e->file->fd, &a->ids, &e->jb, &a->wire)
-                 : lf_agent_batch_rebuild(e->file->fd, &a->ids, &e->jb, source_encoding(a, &e->jb),
+                 : lf_agent_batch_rebuild(e->file->fd, &a->ids, &e->jb, source_format(a, &e->jb),
                                           &a->wire);
         if (rc == LF_EPARSE)
             entry_lose(a, e, "file was truncated or rewritten");
@@ -925,6 +929,25 @@ static lf_err_t source_add(lf_agent_t *a, const lf_agent_source_config_t *cfg, c
             return erc == LF_EINVAL ? LF_ECONFIG : erc;
         }
         s->has_enc = true;
+        s->fmt.enc = &s->enc;
+    }
+    if (s->cfg->multiline_start && *s->cfg->multiline_start) {
+        char err[512];
+        lf_err_t mrc =
+            lf_agent_multiline_init(&s->ml, s->cfg->multiline_start,
+                                    (size_t)a->cfg->limits.max_record_bytes, err, sizeof err);
+        if (mrc != LF_OK) {
+            lf_error(COMP, "source %s: %s", s->cfg->name, err);
+            if (s->has_enc)
+                lf_agent_encoding_free(&s->enc);
+            free(s->dir);
+            free(s->own.path);
+            lf_agent_reader_free(&s->reader);
+            free(s);
+            return mrc;
+        }
+        s->has_ml = true;
+        s->fmt.ml = &s->ml;
     }
     char *slash = strrchr(s->dir, '/');
     if (slash)
@@ -1080,8 +1103,8 @@ static void source_read(agent_source_t *s, int64_t now)
         lf_err_t rc = lf_wire_batch_begin(&a->wire, &h);
         uint32_t count = 0, truncated = 0;
         if (rc == LF_OK)
-            rc = lf_agent_batch_fill(&s->reader, &limits, flush, s->has_enc ? &s->enc : NULL,
-                                     &a->wire, &count, &truncated);
+            rc = lf_agent_batch_fill(&s->reader, &limits, flush, &s->fmt, &a->wire, &count,
+                                     &truncated);
         s->at_eof = rc == LF_ENOTFOUND;
         if (rc == LF_EIO && !s->read_error_logged) {
             lf_error(COMP, "source %s: read %s: %s", s->cfg->name, f->path, strerror(errno));
@@ -1776,6 +1799,8 @@ void lf_agent_free(lf_agent_t *a)
         lf_agent_reader_free(&r->reader);
         if (r->has_enc)
             lf_agent_encoding_free(&r->enc);
+        if (r->has_ml)
+            lf_agent_multiline_free(&r->ml);
         free(r->dir);
         free(r->own.path);
         free(r);
@@ -1787,6 +1812,8 @@ void lf_agent_free(lf_agent_t *a)
         lf_agent_reader_free(&s->reader);
         if (s->has_enc)
             lf_agent_encoding_free(&s->enc);
+        if (s->has_ml)
+            lf_agent_multiline_free(&s->ml);
         free(s->dir);
         free(s->own.path);
         free(s);

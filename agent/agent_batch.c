@@ -24,8 +24,19 @@ void lf_agent_batch_header(const lf_agent_batch_ids_t *ids, const lf_agent_jbatc
     h->flags = (b->flags & LF_AGENT_JBATCH_SPOOL) ? LF_WIRE_F_SENDERS : 0;
 }
 
+/* The next record of r as the source shapes it. */
+static lf_err_t next_record(lf_agent_reader_t *r, const lf_agent_recfmt_t *fmt, uint64_t limit,
+                            bool flush, lf_agent_line_t *line)
+{
+    lf_err_t rc = fmt && fmt->ml ? lf_agent_multiline_next(fmt->ml, r, limit, flush, line)
+                                 : lf_agent_reader_next(r, limit, flush, line);
+    if (rc == LF_OK && fmt && fmt->enc)
+        lf_agent_encoding_apply(fmt->enc, line);
+    return rc;
+}
+
 lf_err_t lf_agent_batch_fill(lf_agent_reader_t *r, const lf_agent_batch_limits_t *limits,
-                             bool flush_partial, lf_agent_encoding_t *enc, lf_buf_t *wire,
+                             bool flush_partial, const lf_agent_recfmt_t *fmt, lf_buf_t *wire,
                              uint32_t *count, uint32_t *truncated)
 {
     for (;;) {
@@ -33,11 +44,9 @@ lf_err_t lf_agent_batch_fill(lf_agent_reader_t *r, const lf_agent_batch_limits_t
             (*count > 0 && wire->len + 13 + (uint64_t)limits->max_record > limits->max_bytes))
             return LF_OK;
         lf_agent_line_t line;
-        lf_err_t rc = lf_agent_reader_next(r, UINT64_MAX, flush_partial, &line);
+        lf_err_t rc = next_record(r, fmt, UINT64_MAX, flush_partial, &line);
         if (rc != LF_OK)
             return rc;
-        if (enc)
-            lf_agent_encoding_apply(enc, &line);
         rc = lf_wire_batch_add(wire, line.offset, line.flags, line.data, (uint32_t)line.len);
         if (rc != LF_OK)
             return rc;
@@ -48,7 +57,7 @@ lf_err_t lf_agent_batch_fill(lf_agent_reader_t *r, const lf_agent_batch_limits_t
 }
 
 lf_err_t lf_agent_batch_rebuild(int fd, const lf_agent_batch_ids_t *ids, const lf_agent_jbatch_t *b,
-                                lf_agent_encoding_t *enc, lf_buf_t *wire)
+                                const lf_agent_recfmt_t *fmt, lf_buf_t *wire)
 {
     lf_wire_batch_header_t h;
     lf_agent_batch_header(ids, b, &h);
@@ -63,15 +72,13 @@ lf_err_t lf_agent_batch_rebuild(int fd, const lf_agent_batch_ids_t *ids, const l
     uint32_t count = 0;
     lf_agent_line_t line;
     while (rc == LF_OK) {
-        rc = lf_agent_reader_next(&r, b->off_end, true, &line);
+        rc = next_record(&r, fmt, b->off_end, true, &line);
         if (rc != LF_OK)
             break;
         if (count == b->count) {
             rc = LF_EPARSE;
             break;
         }
-        if (enc)
-            lf_agent_encoding_apply(enc, &line);
         rc = lf_wire_batch_add(wire, line.offset, line.flags, line.data, (uint32_t)line.len);
         count++;
     }

@@ -9,6 +9,7 @@
 #define LF_AGENT_BATCH_H
 
 #include "agent_encoding.h"
+#include "agent_multiline.h"
 #include "agent_reader.h"
 #include "agent_state.h"
 #include "lf_buf.h"
@@ -28,6 +29,14 @@ typedef struct lf_agent_batch_ids {
 void lf_agent_batch_header(const lf_agent_batch_ids_t *ids, const lf_agent_jbatch_t *b,
                            lf_wire_batch_header_t *h);
 
+/* How a source's lines become records: joined (multi-line) and converted
+ * (encoding); NULL members (or a NULL pointer) = one line, one record, as
+ * written. */
+typedef struct lf_agent_recfmt {
+    lf_agent_multiline_t *ml;
+    lf_agent_encoding_t *enc;
+} lf_agent_recfmt_t;
+
 typedef struct lf_agent_batch_limits {
     uint32_t max_records; /* batch_max_records */
     uint64_t max_bytes;   /* batch_max_bytes */
@@ -41,7 +50,7 @@ typedef struct lf_agent_batch_limits {
  * when a limit closed the batch, else the reader's code (LF_EAGAIN,
  * LF_ENOTFOUND, LF_EIO) or LF_EFULL from the wire buffer. */
 lf_err_t lf_agent_batch_fill(lf_agent_reader_t *r, const lf_agent_batch_limits_t *limits,
-                             bool flush_partial, lf_agent_encoding_t *enc, lf_buf_t *wire,
+                             bool flush_partial, const lf_agent_recfmt_t *fmt, lf_buf_t *wire,
                              uint32_t *count, uint32_t *truncated);
 
 /* Re-reads [b->off_start, b->off_end) of fd (borrowed) and writes the wire
@@ -49,7 +58,7 @@ lf_err_t lf_agent_batch_fill(lf_agent_reader_t *r, const lf_agent_batch_limits_t
  * records (the file was truncated or rewritten), LF_EIO, LF_ENOMEM, LF_EFULL
  * (wire too small). */
 lf_err_t lf_agent_batch_rebuild(int fd, const lf_agent_batch_ids_t *ids, const lf_agent_jbatch_t *b,
-                                lf_agent_encoding_t *enc, lf_buf_t *wire);
+                                const lf_agent_recfmt_t *fmt, lf_buf_t *wire);
 
 /* Writes the placeholder batch of a lost journal entry: b->count empty
  * records flagged LF_REC_LOST without offsets, so lianfangd can store the

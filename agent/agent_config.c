@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <regex.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -58,6 +59,14 @@ static const lf_config_option_t source_options[] = {
                     "big5-hkscs for legacy systems, converted to UTF-8 as read. A record "
                     "invalid in its encoding is sent unchanged; lianfangd flags it "
                     "invalid_utf8 and keeps the exact bytes."),
+    LF_CFG_OPT_STRING("multiline_start", lf_agent_source_config_t, multiline_start, "",
+                      "Multi-line records: a POSIX extended regular expression matching the "
+                      "first line of a record; the lines after it that do not match are its "
+                      "continuation (joined with a newline). E.g. ^[0-9]{4}-[0-9]{2}-[0-9]{2} "
+                      "for stack traces after timestamped lines, ^[^[:space:]] for indented "
+                      "continuation lines. A record is sent when the next first line comes or "
+                      "the file has been idle for limits.partial_line_timeout. Empty: one "
+                      "line, one record."),
     LF_CFG_END};
 
 static const lf_config_option_t listener_options[] = {
@@ -306,6 +315,20 @@ static lf_err_t validate(const char *name, lf_agent_config_t *cfg, char *errstr,
                      "%s: sources[%zu].path: must be an absolute path of at most 511 bytes", name,
                      i);
             return LF_ECONFIG;
+        }
+        if (s->multiline_start && *s->multiline_start) {
+            regex_t re;
+            int rrc = regcomp(&re, s->multiline_start, REG_EXTENDED | REG_NOSUB);
+            if (rrc != 0) {
+                char msg[256];
+                regerror(rrc, &re, msg, sizeof msg);
+                snprintf(errstr, errlen,
+                         "%s: sources[%zu].multiline_start: \"%s\" is not a valid POSIX extended "
+                         "regular expression: %s",
+                         name, i, s->multiline_start, msg);
+                return LF_ECONFIG;
+            }
+            regfree(&re);
         }
         for (size_t j = 0; j < i; j++) {
             if (!strcmp(cfg->sources[j].path, s->path)) {

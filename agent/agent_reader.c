@@ -27,8 +27,19 @@ void lf_agent_reader_reset(lf_agent_reader_t *r, int fd, uint64_t offset)
     r->fd = fd;
     r->len = r->start = 0;
     r->base = offset;
+    r->valid_from = offset;
     r->skipping = false;
     r->line_off = r->scan_off = 0;
+}
+
+void lf_agent_reader_rewind(lf_agent_reader_t *r, uint64_t offset)
+{
+    if (!r->skipping && offset >= r->base && offset >= r->valid_from &&
+        offset - r->base <= r->len) {
+        r->start = (size_t)(offset - r->base);
+        return;
+    }
+    lf_agent_reader_reset(r, r->fd, offset);
 }
 
 uint64_t lf_agent_reader_pos(const lf_agent_reader_t *r)
@@ -89,6 +100,7 @@ lf_err_t lf_agent_reader_next(lf_agent_reader_t *r, uint64_t limit, bool flush_p
                 line->flags = LF_REC_TRUNCATED;
                 r->skipping = false;
                 r->base = r->scan_off;
+                r->valid_from = r->scan_off;
                 r->len = r->start = 0;
                 return LF_OK;
             }
@@ -107,6 +119,7 @@ lf_err_t lf_agent_reader_next(lf_agent_reader_t *r, uint64_t limit, bool flush_p
              * scan_off, so data[0] maps scan_off - max_record. */
             r->skipping = false;
             r->base = r->scan_off - r->max_record;
+            r->valid_from = r->scan_off; /* data[0, max_record) holds the line's head */
             r->start = r->max_record + idx + 1;
             r->len = r->max_record + (size_t)n;
             return LF_OK;

@@ -33,12 +33,13 @@ typedef struct lf_agent_reader {
     size_t max_record;
     char *data;
     size_t cap;
-    size_t len;        /* bytes in data */
-    size_t start;      /* first unconsumed byte in data (normal mode) */
-    uint64_t base;     /* file offset of data[0] (normal mode) */
-    bool skipping;     /* inside an over-long line: data[0..max_record) is its head */
-    uint64_t line_off; /* skipping: file offset where the long line starts */
-    uint64_t scan_off; /* skipping: next file offset to scan for '\n' */
+    size_t len;          /* bytes in data */
+    size_t start;        /* first unconsumed byte in data (normal mode) */
+    uint64_t base;       /* file offset of data[0] (normal mode) */
+    bool skipping;       /* inside an over-long line: data[0..max_record) is its head */
+    uint64_t line_off;   /* skipping: file offset where the long line starts */
+    uint64_t scan_off;   /* skipping: next file offset to scan for '\n' */
+    uint64_t valid_from; /* data maps the file faithfully from this offset on */
 } lf_agent_reader_t;
 
 typedef struct lf_agent_line {
@@ -61,6 +62,9 @@ void lf_agent_reader_reset(lf_agent_reader_t *r, int fd, uint64_t offset);
  * on a read error (errno kept). */
 lf_err_t lf_agent_reader_next(lf_agent_reader_t *r, uint64_t limit, bool flush_partial,
                               lf_agent_line_t *line);
+/* Goes back to file offset `offset` (a line start returned before): from
+ * the buffer when it still holds those bytes, else by re-reading. */
+void lf_agent_reader_rewind(lf_agent_reader_t *r, uint64_t offset);
 /* File offset after the last returned record: where reading resumes. */
 uint64_t lf_agent_reader_pos(const lf_agent_reader_t *r);
 

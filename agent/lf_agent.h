@@ -35,8 +35,9 @@ enum { LF_AGENT_START_END = 0, LF_AGENT_START_BEGINNING = 1 };
 typedef struct lf_agent_source_config {
     char *name;
     char *path;
-    int start_at; /* LF_AGENT_START_* */
-    int encoding; /* index into lf_agent_encoding_choices (agent_encoding.h); 0 = UTF-8 */
+    int start_at;          /* LF_AGENT_START_* */
+    int encoding;          /* index into lf_agent_encoding_choices (agent_encoding.h); 0 = UTF-8 */
+    char *multiline_start; /* POSIX ERE of a record's first line; "" = one line, one record */
 } lf_agent_source_config_t;
 
 enum { LF_AGENT_SYSLOG_UDP = 0, LF_AGENT_SYSLOG_TCP = 1, LF_AGENT_SYSLOG_TLS = 2 };

@@ -95,6 +95,7 @@ static void test_resend_is_identical(void **state)
     assert_int_equal(write(fd, text, sizeof text - 1), (ssize_t)(sizeof text - 1));
     lf_agent_encoding_t e;
     assert_int_equal(lf_agent_encoding_init(&e, LF_AGENT_ENC_BIG5, 256), LF_OK);
+    lf_agent_recfmt_t fmt = {.enc = &e};
     lf_agent_reader_t r;
     assert_int_equal(lf_agent_reader_init(&r, 256), LF_OK);
     lf_agent_reader_reset(&r, fd, 0);
@@ -115,7 +116,7 @@ static void test_resend_is_identical(void **state)
     assert_int_equal(lf_wire_batch_begin(&first, &h), LF_OK);
     lf_agent_batch_limits_t lim = {.max_records = 100, .max_bytes = 1 << 20, .max_record = 256};
     uint32_t count = 0, truncated = 0;
-    lf_err_t rc = lf_agent_batch_fill(&r, &lim, true, &e, &first, &count, &truncated);
+    lf_err_t rc = lf_agent_batch_fill(&r, &lim, true, &fmt, &first, &count, &truncated);
     assert_true(rc == LF_OK || rc == LF_ENOTFOUND);
     assert_int_equal(count, 4);
     assert_non_null(memmem(first.data, first.len, "a 中", strlen("a 中")));
@@ -124,7 +125,7 @@ static void test_resend_is_identical(void **state)
     lf_wire_batch_finish(&first, count);
     jb.count = count;
     jb.off_end = lf_agent_reader_pos(&r);
-    assert_int_equal(lf_agent_batch_rebuild(fd, &ids, &jb, &e, &again), LF_OK);
+    assert_int_equal(lf_agent_batch_rebuild(fd, &ids, &jb, &fmt, &again), LF_OK);
     assert_int_equal(again.len, first.len);
     assert_memory_equal(again.data, first.data, first.len);
     lf_buf_free(&first);
