@@ -149,12 +149,23 @@ struct lf_ingest {
     lf_decode_state_t *decode_state;
     source_ctx_t *sources;
     size_t source_count;
-    lf_metric_t *decoder_metrics; /* 2 per decoder id: decoded, errors */
-    char *decoder_labels;
+    /* Per-decoder counters: one block per decoder name ever loaded (a
+     * reload keeps the counters of names that stay; the registry holds
+     * them until the end), and per current decoder id a pointer to its. */
+    struct decoder_counters *counter_blocks;
+    struct decoder_counters **decoder_metrics; /* index: decoder id */
+    lf_metrics_t *registry;
     lf_ingest_failure_t *failures; /* ring of failure_samples */
     size_t failure_next, failure_count;
     uint64_t failure_logged;
 };
+
+typedef struct decoder_counters {
+    struct decoder_counters *next;
+    lf_metric_t m[2]; /* decoded, errors */
+    char name[64];
+    char labels[2][96];
+} decoder_counters_t;
 
 static void set_error(lf_ingest_t *ing, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void set_error(lf_ingest_t *ing, const char *fmt, ...)
@@ -421,12 +432,12 @@ static void note_decode(lf_ingest_t *ing, const lf_wire_batch_t *wb, const lf_de
     if (!ing->decoder_metrics)
         return;
     if (res->decoder_id > 0)
-        lf_metric_add(&ing->decoder_metrics[2 * res->decoder_id], 1);
+        lf_metric_add(&ing->decoder_metrics[res->decoder_id]->m[0], 1);
     if (!res->error)
         return;
     int failed = res->failed_id ? res->failed_id : res->decoder_id;
     if (failed > 0)
-        lf_metric_add(&ing->decoder_metrics[2 * failed + 1], 1);
+        lf_metric_add(&ing->decoder_metrics[failed]->m[1], 1);
     if (ing->failure_logged++ < 10 || ing->failure_logged % 1000 == 0)
         lf_warn("ingest",
                 "agent %.*s source %.*s: %s: %s (%" PRIu64 " decode failures so far; "
@@ -788,19 +799,59 @@ static void register_metrics(lf_ingest_t *ing, lf_metrics_t *reg)
         lf_metrics_register(reg, ing->metrics, M_COUNT);
 }
 
-/* Loads the decoder rule files, resolves per-source settings, registers
- * the per-decoder counters. */
-static lf_err_t setup_decoding(lf_ingest_t *ing, lf_metrics_t *reg, char *errstr, size_t errlen)
+/* The counter table of a decoder set: id -> counters of its name, reusing
+ * the block of a name seen before, registering new ones. NULL on ENOMEM. */
+static decoder_counters_t **counters_for(lf_ingest_t *ing, const lf_decoders_t *set)
 {
-    const lf_ingest_config_t *cfg = &ing->cfg;
+    int n = lf_decoders_count(set);
+    decoder_counters_t **table = calloc((size_t)n + 1, sizeof *table);
+    if (!table)
+        return NULL;
+    for (int id = 1; id <= n; id++) {
+        const char *name = lf_decoders_name(set, id);
+        decoder_counters_t *b = ing->counter_blocks;
+        while (b && strcmp(b->name, name) != 0)
+            b = b->next;
+        if (!b) {
+            b = calloc(1, sizeof *b);
+            if (!b) {
+                free(table);
+                return NULL;
+            }
+            snprintf(b->name, sizeof b->name, "%s", name);
+            for (int k = 0; k < 2; k++) {
+                snprintf(b->labels[k], sizeof b->labels[k], "decoder=\"%s\"", b->name);
+                b->m[k].name = k == 0 ? "lianfang_ingest_decoded_total"
+                                      : "lianfang_ingest_decode_errors_total";
+                b->m[k].labels = b->labels[k];
+                b->m[k].help = k == 0 ? "Records taken by each decoder"
+                                      : "Records a decoder claimed but could not decode (kept as "
+                                        "generic events with lianfang.decode_error)";
+                b->m[k].kind = LF_METRIC_COUNTER;
+            }
+            b->next = ing->counter_blocks;
+            ing->counter_blocks = b;
+            if (ing->registry)
+                lf_metrics_register(ing->registry, b->m, 2);
+        }
+        table[id] = b;
+    }
+    return table;
+}
+
+/* Loads the decoder rule files of ingest.decoders_dir (the built-in
+ * decoders alone when the default directory is missing). */
+static lf_err_t load_decoders(const lf_ingest_config_t *cfg, lf_decoders_t **out, char *errstr,
+                              size_t errlen)
+{
     const char *dir = cfg->decoders_dir && *cfg->decoders_dir ? cfg->decoders_dir : NULL;
-    lf_err_t rc = lf_decoders_load(dir, &ing->decoders, errstr, errlen);
+    lf_err_t rc = lf_decoders_load(dir, out, errstr, errlen);
     if (rc == LF_ENOTFOUND && dir && strcmp(dir, "/usr/share/lianfang/decoders") == 0) {
         lf_warn("ingest",
                 "%s not found: only the built-in decoders (syslog, CEF, LEEF, JSON, "
                 "Windows, auditd) run; set ingest.decoders_dir",
                 dir);
-        rc = lf_decoders_load(NULL, &ing->decoders, errstr, errlen);
+        rc = lf_decoders_load(NULL, out, errstr, errlen);
     }
     if (rc != LF_OK) {
         char why[1024];
@@ -808,62 +859,112 @@ static lf_err_t setup_decoding(lf_ingest_t *ing, lf_metrics_t *reg, char *errstr
         snprintf(errstr, errlen, "ingest.decoders_dir: %s", why);
         return rc == LF_ENOTFOUND ? LF_ECONFIG : rc;
     }
-    int n = lf_decoders_count(ing->decoders);
-    lf_info("ingest", "%d decoders (%d rule files from %s)", n,
-            lf_decoders_file_count(ing->decoders), dir ? dir : "-");
-    rc = lf_decode_state_new(ing->decoders, 1u << 20, &ing->decode_state);
-    if (rc != LF_OK)
-        return rc;
-    ing->sources = calloc(cfg->source_count ? cfg->source_count : 1, sizeof *ing->sources);
-    if (!ing->sources)
-        return LF_ENOMEM;
+    return LF_OK;
+}
+
+/* Resolves the sources' forced formats in set into formats[] (one per
+ * configured source). */
+static lf_err_t resolve_formats(const lf_ingest_config_t *cfg, const lf_decoders_t *set,
+                                int *formats, char *errstr, size_t errlen)
+{
     for (size_t i = 0; i < cfg->source_count; i++) {
         const lf_ingest_source_t *s = &cfg->sources[i];
-        source_ctx_t *sc = &ing->sources[ing->source_count++];
-        sc->name = lf_str_c(s->name ? s->name : "");
-        sc->tz_min = INT32_MIN;
-        if (s->format && *s->format && !(sc->format = lf_decoders_find(ing->decoders, s->format))) {
+        formats[i] = 0;
+        if (s->format && *s->format && !(formats[i] = lf_decoders_find(set, s->format))) {
             snprintf(errstr, errlen,
                      "ingest.sources[%zu].format: no decoder named '%s' "
                      "(lianfang-logtest --list shows them)",
                      i, s->format);
             return LF_ECONFIG;
         }
+    }
+    return LF_OK;
+}
+
+lf_err_t lf_ingest_reload_decoders(lf_ingest_t *ing, char *errstr, size_t errlen)
+{
+    const lf_ingest_config_t *cfg = &ing->cfg;
+    lf_decoders_t *set = NULL;
+    lf_decode_state_t *state = NULL;
+    decoder_counters_t **table = NULL;
+    int *formats = calloc(cfg->source_count ? cfg->source_count : 1, sizeof *formats);
+    lf_err_t rc = formats ? load_decoders(cfg, &set, errstr, errlen) : LF_ENOMEM;
+    if (rc == LF_OK)
+        rc = resolve_formats(cfg, set, formats, errstr, errlen);
+    if (rc == LF_OK)
+        rc = lf_decode_state_new(set, 1u << 20, &state);
+    if (rc == LF_OK && !(table = counters_for(ing, set)))
+        rc = LF_ENOMEM;
+    if (rc != LF_OK) {
+        if (state)
+            lf_decode_state_free(state);
+        lf_decoders_free(set);
+        free(formats);
+        if (rc == LF_ENOMEM)
+            snprintf(errstr, errlen, "out of memory");
+        return rc;
+    }
+    /* Runs on the loop thread, between records: swap. */
+    lf_decode_state_free(ing->decode_state);
+    lf_decoders_free(ing->decoders);
+    free(ing->decoder_metrics);
+    ing->decoders = set;
+    ing->decode_state = state;
+    ing->decoder_metrics = table;
+    for (size_t i = 0; i < ing->source_count; i++)
+        ing->sources[i].format = formats[i];
+    free(formats);
+    lf_info("ingest", "decoders reloaded: %d decoders (%d rule files)", lf_decoders_count(set),
+            lf_decoders_file_count(set));
+    return LF_OK;
+}
+
+/* Loads the decoder rule files, resolves per-source settings, registers
+ * the per-decoder counters. */
+static lf_err_t setup_decoding(lf_ingest_t *ing, lf_metrics_t *reg, char *errstr, size_t errlen)
+{
+    const lf_ingest_config_t *cfg = &ing->cfg;
+    lf_err_t rc = load_decoders(cfg, &ing->decoders, errstr, errlen);
+    if (rc != LF_OK)
+        return rc;
+    const char *dir = cfg->decoders_dir && *cfg->decoders_dir ? cfg->decoders_dir : NULL;
+    lf_info("ingest", "%d decoders (%d rule files from %s)", lf_decoders_count(ing->decoders),
+            lf_decoders_file_count(ing->decoders), dir ? dir : "-");
+    rc = lf_decode_state_new(ing->decoders, 1u << 20, &ing->decode_state);
+    if (rc != LF_OK)
+        return rc;
+    ing->sources = calloc(cfg->source_count ? cfg->source_count : 1, sizeof *ing->sources);
+    int *formats = calloc(cfg->source_count ? cfg->source_count : 1, sizeof *formats);
+    if (!ing->sources || !formats) {
+        free(formats);
+        return LF_ENOMEM;
+    }
+    rc = resolve_formats(cfg, ing->decoders, formats, errstr, errlen);
+    for (size_t i = 0; rc == LF_OK && i < cfg->source_count; i++) {
+        const lf_ingest_source_t *s = &cfg->sources[i];
+        source_ctx_t *sc = &ing->sources[ing->source_count++];
+        sc->name = lf_str_c(s->name ? s->name : "");
+        sc->tz_min = INT32_MIN;
+        sc->format = formats[i];
         if (s->timezone && *s->timezone && lf_ingest_parse_tz(s->timezone, &sc->tz_min) != LF_OK) {
             snprintf(errstr, errlen,
                      "ingest.sources[%zu].timezone '%s': expected +HH:MM, -HH:MM "
                      "or Z",
                      i, s->timezone);
-            return LF_ECONFIG;
+            rc = LF_ECONFIG;
         }
     }
+    free(formats);
+    if (rc != LF_OK)
+        return rc;
     if (cfg->failure_samples > 0) {
         ing->failures = calloc((size_t)cfg->failure_samples, sizeof *ing->failures);
         if (!ing->failures)
             return LF_ENOMEM;
     }
-    /* Per-decoder counters; labels live in one block. */
-    ing->decoder_metrics = calloc((size_t)(n + 1) * 2, sizeof *ing->decoder_metrics);
-    ing->decoder_labels = calloc((size_t)(n + 1) * 2, 80);
-    if (!ing->decoder_metrics || !ing->decoder_labels)
-        return LF_ENOMEM;
-    for (int id = 1; id <= n; id++) {
-        for (int k = 0; k < 2; k++) {
-            lf_metric_t *m = &ing->decoder_metrics[2 * id + k];
-            char *label = ing->decoder_labels + (size_t)(2 * id + k) * 80;
-            snprintf(label, 80, "decoder=\"%s\"", lf_decoders_name(ing->decoders, id));
-            m->name =
-                k == 0 ? "lianfang_ingest_decoded_total" : "lianfang_ingest_decode_errors_total";
-            m->labels = label;
-            m->help = k == 0 ? "Records taken by each decoder"
-                             : "Records a decoder claimed but could not decode (kept as generic "
-                               "events with lianfang.decode_error)";
-            m->kind = LF_METRIC_COUNTER;
-        }
-    }
-    if (reg)
-        lf_metrics_register(reg, ing->decoder_metrics + 2, (size_t)n * 2);
-    return LF_OK;
+    ing->registry = reg;
+    ing->decoder_metrics = counters_for(ing, ing->decoders);
+    return ing->decoder_metrics ? LF_OK : LF_ENOMEM;
 }
 
 static void ingest_free(lf_ingest_t *ing)
@@ -889,7 +990,10 @@ static void ingest_free(lf_ingest_t *ing)
     lf_decoders_free(ing->decoders);
     free(ing->sources);
     free(ing->decoder_metrics);
-    free(ing->decoder_labels);
+    for (decoder_counters_t *b = ing->counter_blocks, *next; b; b = next) {
+        next = b->next;
+        free(b);
+    }
     free(ing->failures);
     pthread_mutex_destroy(&ing->status_lock);
     free(ing);

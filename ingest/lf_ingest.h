@@ -87,6 +87,11 @@ void lf_ingest_set_event_hook(lf_ingest_t *ing, lf_ingest_event_hook_t hook, voi
 typedef lf_err_t (*lf_ingest_batch_hook_t)(void *opaque, lf_store_batch_t *batch, bool commit);
 void lf_ingest_set_batch_hook(lf_ingest_t *ing, lf_ingest_batch_hook_t hook, void *opaque);
 
+/* Loads ingest.decoders_dir again and swaps the new decoders in (loop
+ * thread, e.g. on SIGHUP). On any error (a bad rule file, a source's format
+ * no longer defined) the running decoders stay and errstr says why. */
+lf_err_t lf_ingest_reload_decoders(lf_ingest_t *ing, char *errstr, size_t errlen);
+
 /* Thread-safe snapshot for health checks. */
 void lf_ingest_status(lf_ingest_t *ing, lf_ingest_status_t *out);
 

@@ -274,6 +274,9 @@ static void on_signal(uv_signal_t *h, int signum)
     server_t *srv = h->data;
     if (signum == SIGHUP) {
         char err[512] = "";
+        if (lf_ingest_reload_decoders(srv->ingest, err, sizeof err) != LF_OK)
+            lf_error("server", "SIGHUP: decoders not reloaded, the running ones stay: %s", err);
+        err[0] = '\0';
         if (!srv->detect)
             lf_info("server", "SIGHUP: detection is disabled, nothing to reload");
         else if (lf_detect_reload(srv->detect, err, sizeof err) != LF_OK)
@@ -299,7 +302,7 @@ static void usage(FILE *out)
                  "  --config PATH        configuration file (default " DEFAULT_CONFIG ")\n"
                  "  --check-config       validate the configuration and exit\n"
                  "  --config-reference   print the configuration reference (Markdown)\n\n"
-                 "Signals: SIGTERM/SIGINT stop; SIGHUP reloads detection content;\n"
+                 "Signals: SIGTERM/SIGINT stop; SIGHUP reloads decoders and detection content;\n"
                  "SIGUSR1/SIGUSR2 take the embedded broker down/up (for outage drills).\n");
 }
 
