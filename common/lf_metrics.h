@@ -27,7 +27,7 @@ typedef struct lf_metric {
     _Atomic int64_t value;
 } lf_metric_t;
 
-#define LF_METRICS_MAX 512
+#define LF_METRICS_MAX 1024
 
 typedef struct lf_metrics {
     pthread_mutex_t lock;

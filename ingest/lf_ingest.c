@@ -153,12 +153,24 @@ struct lf_ingest {
      * reload keeps the counters of names that stay; the registry holds
      * them until the end), and per current decoder id a pointer to its. */
     struct decoder_counters *counter_blocks;
+    /* Decode errors per agent: the first AGENT_ERROR_SLOTS agents get a
+     * counter of their own, the rest share agent="_other". */
+    struct agent_errors *agent_errors;
+    size_t agent_error_count;
     struct decoder_counters **decoder_metrics; /* index: decoder id */
     lf_metrics_t *registry;
     lf_ingest_failure_t *failures; /* ring of failure_samples */
     size_t failure_next, failure_count;
     uint64_t failure_logged;
 };
+
+#define AGENT_ERROR_SLOTS 128
+
+typedef struct agent_errors {
+    lf_metric_t metric;
+    char agent[LF_STORE_MAX_AGENT_ID + 1];
+    char label[LF_STORE_MAX_AGENT_ID + 32];
+} agent_errors_t;
 
 typedef struct decoder_counters {
     struct decoder_counters *next;
@@ -425,6 +437,47 @@ static lf_err_t store_lost(lf_ingest_t *ing, lf_store_batch_t *b, const lf_wire_
     return rc == LF_EDUPLICATE || rc == LF_EINVAL ? LF_OK : rc;
 }
 
+/* Counts a decode failure against its agent (metric
+ * lianfang_ingest_agent_decode_errors_total{agent}). */
+static void count_agent_error(lf_ingest_t *ing, lf_str_t agent)
+{
+    if (!ing->agent_errors || !ing->registry)
+        return;
+    /* Slot 0 is agent="_other". */
+    for (size_t i = 1; i < ing->agent_error_count; i++) {
+        if (lf_str_eq_c(agent, ing->agent_errors[i].agent)) {
+            lf_metric_add(&ing->agent_errors[i].metric, 1);
+            return;
+        }
+    }
+    if (ing->agent_error_count < AGENT_ERROR_SLOTS && agent.len <= LF_STORE_MAX_AGENT_ID) {
+        agent_errors_t *e = &ing->agent_errors[ing->agent_error_count];
+        memcpy(e->agent, agent.ptr, agent.len);
+        e->agent[agent.len] = '\0';
+        /* Agent ids are letters, digits and . _ - by the agent's own rule;
+         * anything else is escaped away rather than trusted into a label. */
+        char safe[LF_STORE_MAX_AGENT_ID + 1];
+        size_t n = 0;
+        for (size_t i = 0; i < agent.len; i++) {
+            char ch = agent.ptr[i];
+            safe[n++] = (ch == '"' || ch == '\\' || ch == '\n') ? '_' : ch;
+        }
+        safe[n] = '\0';
+        snprintf(e->label, sizeof e->label, "agent=\"%s\"", safe);
+        e->metric = (lf_metric_t){.name = "lianfang_ingest_agent_decode_errors_total",
+                                  .labels = e->label,
+                                  .help = "Records of each agent that no decoder could decode "
+                                          "(the first 128 agents; the rest as agent=\"_other\")",
+                                  .kind = LF_METRIC_COUNTER};
+        if (lf_metrics_register(ing->registry, &e->metric, 1) == LF_OK) {
+            ing->agent_error_count++;
+            lf_metric_add(&e->metric, 1);
+            return;
+        }
+    }
+    lf_metric_add(&ing->agent_errors[0].metric, 1);
+}
+
 /* Counts the record against its decoder and keeps a sample of failures. */
 static void note_decode(lf_ingest_t *ing, const lf_wire_batch_t *wb, const lf_decode_result_t *res,
                         lf_str_t data, int64_t now)
@@ -438,6 +491,7 @@ static void note_decode(lf_ingest_t *ing, const lf_wire_batch_t *wb, const lf_de
     int failed = res->failed_id ? res->failed_id : res->decoder_id;
     if (failed > 0)
         lf_metric_add(&ing->decoder_metrics[failed]->m[1], 1);
+    count_agent_error(ing, wb->h.agent_id);
     if (ing->failure_logged++ < 10 || ing->failure_logged % 1000 == 0)
         lf_warn("ingest",
                 "agent %.*s source %.*s: %s: %s (%" PRIu64 " decode failures so far; "
@@ -963,6 +1017,18 @@ static lf_err_t setup_decoding(lf_ingest_t *ing, lf_metrics_t *reg, char *errstr
             return LF_ENOMEM;
     }
     ing->registry = reg;
+    ing->agent_errors = calloc(AGENT_ERROR_SLOTS, sizeof *ing->agent_errors);
+    if (!ing->agent_errors)
+        return LF_ENOMEM;
+    agent_errors_t *other = &ing->agent_errors[0];
+    snprintf(other->label, sizeof other->label, "agent=\"_other\"");
+    other->metric = (lf_metric_t){.name = "lianfang_ingest_agent_decode_errors_total",
+                                  .labels = other->label,
+                                  .help = "Records of each agent that no decoder could decode",
+                                  .kind = LF_METRIC_COUNTER};
+    ing->agent_error_count = 1;
+    if (reg)
+        lf_metrics_register(reg, &other->metric, 1);
     ing->decoder_metrics = counters_for(ing, ing->decoders);
     return ing->decoder_metrics ? LF_OK : LF_ENOMEM;
 }
@@ -990,6 +1056,7 @@ static void ingest_free(lf_ingest_t *ing)
     lf_decoders_free(ing->decoders);
     free(ing->sources);
     free(ing->decoder_metrics);
+    free(ing->agent_errors);
     for (decoder_counters_t *b = ing->counter_blocks, *next; b; b = next) {
         next = b->next;
         free(b);

@@ -72,6 +72,9 @@ def test(new_cluster):
     assert ours and any(f["record"].startswith("\u0000\u0001\u0002") for f in ours), fails
     assert all(f["error"] and f["decoder"] for f in ours), ours
     assert fails["by_agent"]["bad-01"] == len(ours)
+    status, metrics = c.get("/metrics")
+    assert f'lianfang_ingest_agent_decode_errors_total{{agent="bad-01"}} {len(ours)}'.encode() \
+        in metrics, [m for m in metrics.split(b"\n") if b"agent_decode" in m]
     assert c.server.alive() and agent.alive()
     log(f"bad records stored, flagged and counted ({len(ours)} decode failures kept); "
         "processes alive")
