@@ -20,7 +20,7 @@
 
 static int file_with(const char *text, char *path)
 {
-    strcpy(path, "/tmp/lf-ml-test-XXXXXX");
+    snprintf(path, 64, "%s", "/tmp/lf-ml-test-XXXXXX");
     int fd = mkstemp(path);
     assert_true(fd >= 0);
     assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
@@ -151,12 +151,11 @@ static void test_resend_identical(void **state)
 {
     char path[64];
     char text[8192] = "";
-    for (int i = 0; i < 40; i++) {
-        char rec[256];
-        snprintf(rec, sizeof rec, "2026-03-10 09:00:%02d ERROR e%d\n\tat x%d\n\tat y%d\n", i % 60,
-                 i, i, i);
-        strcat(text, rec);
-    }
+    size_t used = 0;
+    for (int i = 0; i < 40; i++)
+        used += (size_t)snprintf(text + used, sizeof text - used,
+                                 "2026-03-10 09:00:%02d ERROR e%d\n\tat x%d\n\tat y%d\n", i % 60, i,
+                                 i, i);
     int fd = file_with(text, path);
     lf_agent_multiline_t ml;
     char err[256];
