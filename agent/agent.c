@@ -1153,8 +1153,16 @@ static void source_service(agent_source_t *s, int64_t now)
         }
     }
     source_read(s, now);
-    if (s->rotated && s->at_eof &&
-        now - s->last_growth_ms >= a->cfg->limits.partial_line_timeout_ms && !a->stopping) {
+    /* A rotated file is finished once idle: by this process's clock, or by
+     * its modification time (a restart does not start the wait again, so
+     * frequent restarts cannot keep the agent on an old file while newer
+     * ones come and go). */
+    bool idle = now - s->last_growth_ms >= a->cfg->limits.partial_line_timeout_ms;
+    if (s->rotated && s->at_eof && !idle && fstat(f->fd, &sb) == 0) {
+        int64_t mtime_ms = (int64_t)sb.st_mtim.tv_sec * 1000 + sb.st_mtim.tv_nsec / 1000000;
+        idle = lf_time_now_ms() - mtime_ms >= a->cfg->limits.partial_line_timeout_ms;
+    }
+    if (s->rotated && s->at_eof && idle && !a->stopping) {
         struct stat pb;
         if (stat(s->cfg->path, &pb) == 0 &&
             ((uint64_t)pb.st_dev != f->dev || (uint64_t)pb.st_ino != f->ino)) {

@@ -6,6 +6,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,18 +25,36 @@ const lf_config_option_t lf_detect_config_options[] = {
                    "Alerts one event may raise; further hits are counted, not stored."),
     LF_CFG_OPT_SECTION("sigma", lf_detect_config_t, sigma, lf_sigma_config_options,
                        "Sigma engine limits."),
+    LF_CFG_OPT_SECTION("correlation", lf_detect_config_t, correlation, lf_sigcorr_config_options,
+                       "Sigma correlation rules: lateness and memory bounds of their windows."),
     LF_CFG_OPT_SECTION("yara", lf_detect_config_t, yara, lf_yara_config_options,
                        "YARA on payload fields."),
     LF_CFG_OPT_SECTION("intel", lf_detect_config_t, intel, lf_ioc_config_options,
                        "STIX 2.1 indicator sets."),
     LF_CFG_END};
 
-enum { M_EVENTS, M_SIGMA, M_YARA, M_INTEL, M_DROPPED, M_PROBLEMS, M_COUNT };
+enum {
+    M_EVENTS,
+    M_SIGMA,
+    M_YARA,
+    M_INTEL,
+    M_CORRELATION,
+    M_DROPPED,
+    M_PROBLEMS,
+    M_CORR_LATE,
+    M_CORR_MISSING,
+    M_CORR_FULL,
+    M_CORR_EVICTED,
+    M_CORR_GROUPS,
+    M_COUNT
+};
 
 struct lf_detect {
     const lf_detect_config_t *cfg;
     lf_sigma_matcher_t *sigma;
     lf_sigma_scratch_t *scratch;
+    lf_sigcorr_t *corr;
+    lf_sigcorr_stats_t corr_seen; /* engine counters already added to the metrics */
     lf_yara_set_t *yara;
     lf_yara_scanner_t *scanner;
     lf_ioc_set_t *intel;
@@ -48,7 +67,13 @@ struct lf_detect {
     lf_detect_hit_cb cb;
     void *opaque;
     size_t hits;
+    const lf_event_t *ev;
+    size_t rule_index; /* of the Sigma hit being fed to the correlation engine */
+    int64_t event_time_ms;
+    bool capped;   /* an event's hit cap applies (not during advance) */
+    bool corr_fed; /* the event fed the correlation engine */
     char idbuf[512];
+    char valbuf[64];
 };
 
 /* ---- loading ---------------------------------------------------------------- */
@@ -123,6 +148,34 @@ static lf_sigma_matcher_t *load_sigma(lf_detect_t *d, const char *dir)
         }
     }
     return lf_sigma_compile(set, on_sigma_diag, d);
+}
+
+/* Correlation documents from the same places as the Sigma rules. */
+static lf_sigcorr_t *load_correlations(lf_detect_t *d, const char *dir, lf_sigma_matcher_t *sigma)
+{
+    char path[4096];
+    lf_sigcorr_options_t opts = d->cfg->correlation;
+    opts.max_file_bytes = d->cfg->sigma.max_file_bytes;
+    opts.track_changes = d->cfg->correlation_persist;
+    lf_sigcorr_ruleset_t *set = lf_sigcorr_ruleset_new(&opts);
+    if (!set)
+        return NULL;
+    if (dir && *dir) {
+        snprintf(path, sizeof path, "%s/sigma", dir);
+        if (exists(path))
+            lf_sigcorr_load_dir(set, path, on_sigma_diag, d);
+    }
+    for (size_t i = 0; i < d->cfg->path_count; i++) {
+        const char *p = d->cfg->paths[i];
+        struct stat sb;
+        if (classify(p) != PATH_SIGMA || stat(p, &sb) != 0)
+            continue; /* a missing path was reported by load_sigma */
+        if (S_ISDIR(sb.st_mode))
+            lf_sigcorr_load_dir(set, p, on_sigma_diag, d);
+        else
+            lf_sigcorr_load_file(set, p, on_sigma_diag, d);
+    }
+    return lf_sigcorr_new(set, sigma, on_sigma_diag, d);
 }
 
 /* Appends the explicit paths of one kind to a file list. */
@@ -272,6 +325,20 @@ static void register_metrics(lf_detect_t *d, lf_metrics_t *reg)
         [M_SIGMA] = {"lianfang_detect_alerts_total", "type=\"sigma\"", "Alerts raised, by type"},
         [M_YARA] = {"lianfang_detect_alerts_total", "type=\"yara\"", "Alerts raised, by type"},
         [M_INTEL] = {"lianfang_detect_alerts_total", "type=\"intel\"", "Alerts raised, by type"},
+        [M_CORRELATION] = {"lianfang_detect_alerts_total", "type=\"correlation\"",
+                           "Alerts raised, by type"},
+        [M_CORR_LATE] = {"lianfang_detect_correlation_hits_late_total", NULL,
+                         "Sigma hits older than detect.correlation.lateness allows (not counted)"},
+        [M_CORR_MISSING] = {"lianfang_detect_correlation_hits_incomplete_total", NULL,
+                            "Sigma hits lacking a group-by or value field of a correlation rule "
+                            "(not counted by that rule)"},
+        [M_CORR_FULL] = {"lianfang_detect_correlation_groups_full_total", NULL,
+                         "Hits not counted because their rule had detect.correlation.max_groups "
+                         "open groups"},
+        [M_CORR_EVICTED] = {"lianfang_detect_correlation_values_evicted_total", NULL,
+                            "Oldest hits evicted from a group at detect.correlation.max_values"},
+        [M_CORR_GROUPS] = {"lianfang_detect_correlation_groups", NULL,
+                           "Open correlation groups (windows in progress)"},
         [M_DROPPED] = {"lianfang_detect_alerts_dropped_total", NULL,
                        "Hits beyond detect.max_alerts_per_event (not stored)"},
         [M_PROBLEMS] = {"lianfang_detect_content_problems", NULL,
@@ -281,7 +348,8 @@ static void register_metrics(lf_detect_t *d, lf_metrics_t *reg)
         d->metrics[i].name = defs[i].name;
         d->metrics[i].labels = defs[i].labels;
         d->metrics[i].help = defs[i].help;
-        d->metrics[i].kind = i == M_PROBLEMS ? LF_METRIC_GAUGE : LF_METRIC_COUNTER;
+        d->metrics[i].kind =
+            i == M_PROBLEMS || i == M_CORR_GROUPS ? LF_METRIC_GAUGE : LF_METRIC_COUNTER;
     }
     lf_yara_metrics_init(&d->yara_metrics);
     lf_ioc_metrics_init(&d->ioc_metrics);
@@ -292,38 +360,69 @@ static void register_metrics(lf_detect_t *d, lf_metrics_t *reg)
     }
 }
 
-static lf_err_t load_all(lf_detect_t *d, lf_sigma_matcher_t **sigma, lf_yara_set_t **yara,
-                         lf_ioc_set_t **intel)
+static lf_err_t load_all(lf_detect_t *d, lf_sigma_matcher_t **sigma, lf_sigcorr_t **corr,
+                         lf_yara_set_t **yara, lf_ioc_set_t **intel)
 {
     const char *dir = d->cfg->rules_dir;
     d->stats.problems = 0;
     d->stats.unsupported = 0;
     *sigma = load_sigma(d, dir);
+    *corr = *sigma ? load_correlations(d, dir, *sigma) : NULL;
     *yara = load_yara(d, dir);
     *intel = load_intel(d, dir);
-    if (!*sigma)
+    if (!*sigma || !*corr) {
+        lf_sigcorr_free(*corr);
+        *corr = NULL;
+        lf_sigma_matcher_unref(*sigma);
+        *sigma = NULL;
         return LF_ENOMEM;
+    }
     return LF_OK;
 }
 
-static void install(lf_detect_t *d, lf_sigma_matcher_t *sigma, lf_yara_set_t *yara,
-                    lf_ioc_set_t *intel)
+/* Adds what the correlation engine counted since the last call to the
+ * metrics. */
+static void corr_metrics(lf_detect_t *d)
 {
+    if (!d->corr)
+        return;
+    lf_sigcorr_stats_t st;
+    lf_sigcorr_stats(d->corr, &st);
+    lf_metric_add(&d->metrics[M_CORR_LATE], (int64_t)(st.hits_late - d->corr_seen.hits_late));
+    lf_metric_add(&d->metrics[M_CORR_MISSING],
+                  (int64_t)(st.hits_missing_group + st.hits_missing_value -
+                            d->corr_seen.hits_missing_group - d->corr_seen.hits_missing_value));
+    lf_metric_add(&d->metrics[M_CORR_FULL], (int64_t)(st.groups_full - d->corr_seen.groups_full));
+    lf_metric_add(&d->metrics[M_CORR_EVICTED],
+                  (int64_t)(st.values_evicted - d->corr_seen.values_evicted));
+    lf_metric_set(&d->metrics[M_CORR_GROUPS], (int64_t)st.groups);
+    d->corr_seen = st;
+}
+
+static void install(lf_detect_t *d, lf_sigma_matcher_t *sigma, lf_sigcorr_t *corr,
+                    lf_yara_set_t *yara, lf_ioc_set_t *intel)
+{
+    corr_metrics(d);
     lf_sigma_matcher_unref(d->sigma);
+    lf_sigcorr_free(d->corr);
     lf_yara_set_release(d->yara);
     lf_ioc_set_release(d->intel);
     d->sigma = sigma;
+    d->corr = corr;
+    if (corr)
+        lf_sigcorr_stats(corr, &d->corr_seen);
     d->yara = yara;
     d->intel = intel;
     d->stats.sigma_rules = sigma ? lf_sigma_matcher_rule_count(sigma) : 0;
+    d->stats.correlation_rules = corr ? lf_sigcorr_rule_count(corr) : 0;
     d->stats.yara_rules = yara ? lf_yara_set_rule_count(yara) : 0;
     d->stats.indicators = intel ? lf_ioc_set_indicator_count(intel) : 0;
     lf_metric_set(&d->metrics[M_PROBLEMS], (int64_t)d->stats.problems);
     lf_info(COMP,
-            "detection content from %s: %zu Sigma rules, %zu YARA rules, %zu indicators, "
-            "%zu problems (see warnings above)",
-            d->cfg->rules_dir, d->stats.sigma_rules, d->stats.yara_rules, d->stats.indicators,
-            d->stats.problems);
+            "detection content from %s: %zu Sigma rules, %zu correlation rules, %zu YARA rules, "
+            "%zu indicators, %zu problems (see warnings above)",
+            d->cfg->rules_dir, d->stats.sigma_rules, d->stats.correlation_rules,
+            d->stats.yara_rules, d->stats.indicators, d->stats.problems);
 }
 
 lf_err_t lf_detect_new(const lf_detect_config_t *cfg, lf_metrics_t *metrics, lf_detect_t **out,
@@ -354,17 +453,20 @@ lf_err_t lf_detect_new(const lf_detect_config_t *cfg, lf_metrics_t *metrics, lf_
     d->scratch = lf_sigma_scratch_new();
     d->scanner = lf_yara_scanner_new();
     lf_sigma_matcher_t *sigma;
+    lf_sigcorr_t *corr;
     lf_yara_set_t *yara;
     lf_ioc_set_t *intel;
-    lf_err_t rc = load_all(d, &sigma, &yara, &intel);
+    lf_err_t rc = load_all(d, &sigma, &corr, &yara, &intel);
     if (rc != LF_OK || !d->scratch || !d->scanner) {
+        lf_sigma_matcher_unref(sigma);
+        lf_sigcorr_free(corr);
         lf_yara_set_release(yara);
         lf_ioc_set_release(intel);
         lf_detect_free(d);
         snprintf(errstr, errlen, "detection: out of memory loading %s", cfg->rules_dir);
         return LF_ENOMEM;
     }
-    install(d, sigma, yara, intel);
+    install(d, sigma, corr, yara, intel);
     *out = d;
     return LF_OK;
 }
@@ -372,10 +474,15 @@ lf_err_t lf_detect_new(const lf_detect_config_t *cfg, lf_metrics_t *metrics, lf_
 lf_err_t lf_detect_reload(lf_detect_t *d, char *errstr, size_t errlen)
 {
     lf_sigma_matcher_t *sigma;
+    lf_sigcorr_t *corr;
     lf_yara_set_t *yara;
     lf_ioc_set_t *intel;
-    lf_err_t rc = load_all(d, &sigma, &yara, &intel);
+    lf_err_t rc = load_all(d, &sigma, &corr, &yara, &intel);
+    if (rc == LF_OK && d->corr)
+        rc = lf_sigcorr_transfer(corr, d->corr);
     if (rc != LF_OK) {
+        lf_sigma_matcher_unref(sigma);
+        lf_sigcorr_free(corr);
         lf_yara_set_release(yara);
         lf_ioc_set_release(intel);
         snprintf(errstr, errlen, "reload of %s failed: %s; the previous content stays",
@@ -385,7 +492,7 @@ lf_err_t lf_detect_reload(lf_detect_t *d, char *errstr, size_t errlen)
     /* A YARA set that failed to compile keeps the previous one. */
     if (!yara && d->yara)
         yara = lf_yara_set_retain(d->yara);
-    install(d, sigma, yara, intel);
+    install(d, sigma, corr, yara, intel);
     return LF_OK;
 }
 
@@ -394,6 +501,7 @@ void lf_detect_free(lf_detect_t *d)
     if (!d)
         return;
     lf_sigma_matcher_unref(d->sigma);
+    lf_sigcorr_free(d->corr);
     lf_sigma_scratch_free(d->scratch);
     lf_yara_scanner_free(d->scanner);
     lf_yara_set_release(d->yara);
@@ -412,32 +520,82 @@ void lf_detect_stats(const lf_detect_t *d, lf_detect_stats_t *out)
 
 static bool emit(lf_detect_t *d, lf_detect_hit_t *hit)
 {
-    if ((int64_t)d->hits >= d->cfg->max_alerts_per_event) {
+    if (d->capped && (int64_t)d->hits >= d->cfg->max_alerts_per_event) {
         lf_metric_add(&d->metrics[M_DROPPED], 1);
         return false;
     }
     d->hits++;
-    lf_metric_add(&d->metrics[hit->kind == LF_DETECT_SIGMA  ? M_SIGMA
-                              : hit->kind == LF_DETECT_YARA ? M_YARA
-                                                            : M_INTEL],
-                  1);
-    d->cb(d->opaque, hit);
+    static const int kinds[] = {[LF_DETECT_SIGMA] = M_SIGMA,
+                                [LF_DETECT_YARA] = M_YARA,
+                                [LF_DETECT_INTEL] = M_INTEL,
+                                [LF_DETECT_CORRELATION] = M_CORRELATION};
+    lf_metric_add(&d->metrics[kinds[hit->kind]], 1);
+    if (d->cb)
+        d->cb(d->opaque, hit);
     return true;
+}
+
+/* Sigma informational..critical become 0..4; a rule without a level
+ * counts as medium. */
+static int sigma_level(const lf_sigma_rule_meta_t *rule)
+{
+    int level = rule->level == LF_SIGMA_LEVEL_NONE ? 2 : (int)rule->level - 1;
+    return level < 0 ? 0 : level > 4 ? 4 : level;
+}
+
+static void on_correlation(void *ud, const lf_sigcorr_alert_t *alert)
+{
+    lf_detect_t *d = ud;
+    if (!alert->rule->report)
+        return; /* a correlation that references it asked for no own alerts */
+    lf_detect_hit_t hit = {.kind = LF_DETECT_CORRELATION,
+                           .rule_id = alert->rule->key,
+                           .level = sigma_level(&alert->rule->meta),
+                           .sigma = &alert->rule->meta,
+                           .correlation = alert};
+    emit(d, &hit);
+}
+
+/* Field values of the event for the correlation engine: the name written in
+ * the correlation rule is resolved as the Sigma rule that hit resolves its
+ * own fields (logsource mapping, then ECS names). */
+static lf_str_t corr_get(void *opaque, const char *field)
+{
+    lf_detect_t *d = opaque;
+    lf_field_id_t ids[8];
+    size_t n = lf_sigma_matcher_resolve_field(d->sigma, d->rule_index, field, ids, 8);
+    lf_str_t v;
+    for (size_t i = 0; i < n; i++)
+        if (lf_event_value_text(d->ev, ids[i], d->valbuf, sizeof d->valbuf, &v))
+            return v;
+    return LF_STR_NULL;
 }
 
 static bool on_sigma(const lf_sigma_rule_meta_t *rule, void *ud)
 {
     lf_detect_t *d = ud;
-    /* Sigma informational..critical become 0..4; a rule without a level
-     * counts as medium. */
-    int level = rule->level == LF_SIGMA_LEVEL_NONE ? 2 : (int)rule->level - 1;
-    lf_detect_hit_t hit = {.kind = LF_DETECT_SIGMA,
-                           .rule_id = rule->id[0] ? rule->id : rule->title,
-                           .level = level < 0   ? 0
-                                    : level > 4 ? 4
-                                                : level,
-                           .sigma = rule};
-    return emit(d, &hit);
+    bool more = true;
+    if (lf_sigcorr_keep_base_alert(d->corr, rule->id, rule->name)) {
+        lf_detect_hit_t hit = {.kind = LF_DETECT_SIGMA,
+                               .rule_id = rule->id[0] ? rule->id : rule->title,
+                               .level = sigma_level(rule),
+                               .sigma = rule};
+        more = emit(d, &hit);
+    }
+    if (d->corr && lf_sigcorr_uses(d->corr, rule->id, rule->name)) {
+        d->rule_index = rule->index;
+        d->corr_fed = true;
+        lf_sigcorr_hit_t ch = {.rule_id = rule->id,
+                               .rule_name = rule->name,
+                               .time_ms = d->event_time_ms,
+                               .get = corr_get,
+                               .opaque = d};
+        if (lf_sigcorr_feed(d->corr, &ch, on_correlation, d) < 0)
+            lf_warn(COMP, "correlation: out of memory; a hit of %s was not counted",
+                    rule->id[0] ? rule->id : rule->title);
+        more = true; /* the correlation engine sees every Sigma hit */
+    }
+    return more || (d->corr && lf_sigcorr_rule_count(d->corr) > 0);
 }
 
 /* YARA rule severity from its meta (severity/level: low..critical or 0..4). */
@@ -486,16 +644,80 @@ size_t lf_detect_event(lf_detect_t *d, const lf_event_t *ev, int64_t event_time_
     d->cb = cb;
     d->opaque = opaque;
     d->hits = 0;
+    d->ev = ev;
+    d->event_time_ms = event_time_ms;
+    d->capped = true;
+    d->corr_fed = false;
     lf_metric_add(&d->metrics[M_EVENTS], 1);
-    if (d->sigma)
+    if (d->sigma) {
         lf_sigma_match(d->sigma, ev, d->scratch, on_sigma, d);
+        if (d->corr_fed)
+            corr_metrics(d);
+    }
     if (d->intel)
         lf_ioc_match(d->intel, ev, event_time_ms, on_intel, d);
     if (d->yara) {
         lf_yara_scan_result_t res;
         lf_yara_scan_event(d->scanner, d->yara, ev, on_yara, d, &res);
     }
+    d->ev = NULL;
     return d->hits;
+}
+
+size_t lf_detect_advance(lf_detect_t *d, int64_t now_ms, lf_detect_hit_cb cb, void *opaque)
+{
+    if (!d->corr)
+        return 0;
+    d->cb = cb;
+    d->opaque = opaque;
+    d->hits = 0;
+    d->ev = NULL;
+    d->capped = false;
+    if (lf_sigcorr_advance(d->corr, now_ms, on_correlation, d) < 0)
+        lf_warn(COMP, "correlation: out of memory while closing windows");
+    corr_metrics(d);
+    return d->hits;
+}
+
+void lf_detect_take_changes(lf_detect_t *d, lf_sigcorr_put_fn *put, void *opaque)
+{
+    if (d->corr)
+        lf_sigcorr_take_changes(d->corr, put, opaque);
+}
+
+lf_err_t lf_detect_discard_changes(lf_detect_t *d)
+{
+    if (!d->corr)
+        return LF_OK;
+    return lf_sigcorr_discard_changes(d->corr);
+}
+
+lf_err_t lf_detect_restore(lf_detect_t *d, const void *key, size_t klen, const void *val,
+                           size_t vlen)
+{
+    if (!d->corr)
+        return LF_ENOTFOUND;
+    lf_err_t rc = lf_sigcorr_restore(d->corr, key, klen, val, vlen);
+    if (rc != LF_OK) {
+        lf_str_t rk = {"?", 1};
+        lf_sigcorr_key_rule(key, klen, &rk);
+        lf_warn(COMP,
+                "correlation state of rule %.*s not restored: %s (deleted at the next commit)",
+                (int)(rk.len > 200 ? 200 : rk.len), rk.ptr,
+                rc == LF_ENOTFOUND ? "the rule is no longer loaded or has changed"
+                : rc == LF_EINVAL  ? "the stored entry is damaged"
+                                   : lf_strerror(rc));
+    }
+    corr_metrics(d);
+    return rc;
+}
+
+void lf_detect_correlation_stats(const lf_detect_t *d, lf_sigcorr_stats_t *out)
+{
+    if (d->corr)
+        lf_sigcorr_stats(d->corr, out);
+    else
+        memset(out, 0, sizeof *out);
 }
 
 /* ---- alert documents ------------------------------------------------------------- */
@@ -552,13 +774,14 @@ static const char *const level_names[] = {"informational", "low", "medium", "hig
 lf_err_t lf_detect_alert_json(const lf_detect_hit_t *hit, const lf_event_t *ev, uint64_t alert_id,
                               int64_t event_time_ms, lf_buf_t *out)
 {
-    static const char *const types[] = {"sigma", "yara", "intel"};
+    static const char *const types[] = {"sigma", "yara", "intel", "correlation"};
+    const lf_sigcorr_alert_t *corr = hit->correlation;
     lf_buf_reset(out);
     lf_json_t js;
     lf_json_init(&js, out);
     lf_json_object_begin(&js);
     lf_json_key(&js, "@timestamp");
-    lf_json_timestamp_ms(&js, event_time_ms);
+    lf_json_timestamp_ms(&js, corr ? corr->last_ms : event_time_ms);
     lf_json_key(&js, "alert");
     lf_json_object_begin(&js);
     lf_json_key(&js, "id");
@@ -587,6 +810,10 @@ lf_err_t lf_detect_alert_json(const lf_detect_hit_t *hit, const lf_event_t *ev, 
         lf_json_cstring(&js, r->status);
         lf_json_key(&js, "ruleset");
         lf_json_cstring(&js, "sigma");
+        if (corr) {
+            lf_json_key(&js, "category");
+            lf_json_cstring(&js, "correlation");
+        }
         lf_json_key(&js, "file");
         lf_json_cstring(&js, r->file);
         strlist(&js, "tags", &r->tags);
@@ -653,6 +880,50 @@ lf_err_t lf_detect_alert_json(const lf_detect_hit_t *hit, const lf_event_t *ev, 
         }
         lf_json_object_end(&js);
     }
+    if (corr) {
+        const lf_sigcorr_rule_t *r = corr->rule;
+        lf_json_key(&js, "correlation");
+        lf_json_object_begin(&js);
+        lf_json_key(&js, "type");
+        lf_json_cstring(&js, lf_sigcorr_type_name(r->type));
+        lf_json_key(&js, "timespan_s");
+        lf_json_int(&js, r->timespan_ms / 1000);
+        if (r->group_count) {
+            lf_json_key(&js, "group_by");
+            lf_json_object_begin(&js);
+            for (size_t i = 0; i < r->group_count; i++) {
+                lf_json_key(&js, r->group_by[i]);
+                lf_json_string(&js, corr->group_values[i].ptr, corr->group_values[i].len);
+            }
+            lf_json_object_end(&js);
+        }
+        if (r->field[0]) {
+            lf_json_key(&js, "field");
+            lf_json_cstring(&js, r->field);
+        }
+        lf_json_key(&js, "value");
+        if (corr->value == (double)(int64_t)corr->value && fabs(corr->value) < 9e15) {
+            lf_json_int(&js, (int64_t)corr->value);
+        } else {
+            lf_json_double(&js, corr->value);
+        }
+        lf_json_key(&js, "hits");
+        lf_json_uint(&js, corr->hits);
+        lf_json_key(&js, "window");
+        lf_json_object_begin(&js);
+        lf_json_key(&js, "start");
+        lf_json_timestamp_ms(&js, corr->window_start_ms);
+        lf_json_key(&js, "end");
+        lf_json_timestamp_ms(&js, corr->window_end_ms);
+        lf_json_object_end(&js);
+        lf_json_key(&js, "first_hit");
+        lf_json_timestamp_ms(&js, corr->first_ms);
+        lf_json_key(&js, "last_hit");
+        lf_json_timestamp_ms(&js, corr->last_ms);
+        lf_json_key(&js, "decided_at_window_end");
+        lf_json_bool(&js, r->at_window_end);
+        lf_json_object_end(&js);
+    }
     if (hit->intel) {
         const lf_ioc_indicator_t *ind = hit->intel->indicator;
         /* ECS threat.indicator.* plus the STIX object's own terms. */
@@ -696,25 +967,30 @@ lf_err_t lf_detect_alert_json(const lf_detect_hit_t *hit, const lf_event_t *ev, 
     static const char *const user_leaves[] = {"name", NULL};
     static const char *const process_leaves[] = {"name", "pid", "command_line", NULL};
     static const char *const url_leaves[] = {"original", "domain", NULL};
-    entity(&js, ev, "agent", agent_leaves);
-    entity(&js, ev, "organization", org_leaves);
-    entity(&js, ev, "host", host_leaves);
-    entity(&js, ev, "source", ip_leaves);
-    entity(&js, ev, "destination", ip_leaves);
-    entity(&js, ev, "user", user_leaves);
-    entity(&js, ev, "process", process_leaves);
-    entity(&js, ev, "url", url_leaves);
+    if (ev) {
+        entity(&js, ev, "agent", agent_leaves);
+        entity(&js, ev, "organization", org_leaves);
+        entity(&js, ev, "host", host_leaves);
+        entity(&js, ev, "source", ip_leaves);
+        entity(&js, ev, "destination", ip_leaves);
+        entity(&js, ev, "user", user_leaves);
+        entity(&js, ev, "process", process_leaves);
+        entity(&js, ev, "url", url_leaves);
+    }
     lf_json_key(&js, "event");
     lf_json_object_begin(&js);
     lf_json_key(&js, "kind");
     lf_json_cstring(&js, "alert");
     lf_json_key(&js, "severity");
     lf_json_int(&js, hit->level);
-    copy_field(&js, ev, "event.sequence", "sequence");
-    copy_field(&js, ev, "event.dataset", "dataset");
-    copy_field(&js, ev, "event.original", "original");
+    if (ev) {
+        copy_field(&js, ev, "event.sequence", "sequence");
+        copy_field(&js, ev, "event.dataset", "dataset");
+        copy_field(&js, ev, "event.original", "original");
+    }
     lf_json_object_end(&js);
-    copy_field(&js, ev, "message", "message");
+    if (ev)
+        copy_field(&js, ev, "message", "message");
     lf_json_object_end(&js);
     return lf_json_error(&js);
 }

@@ -167,6 +167,15 @@ void lf_sigma_matcher_unref(lf_sigma_matcher_t *m);
 size_t lf_sigma_matcher_rule_count(const lf_sigma_matcher_t *m);
 const lf_sigma_rule_meta_t *lf_sigma_matcher_rule(const lf_sigma_matcher_t *m, size_t index);
 
+/* Resolves a Sigma field name as the rule at index sees it: the fields: of
+ * the mapping entries of its logsource (most specific first), the global
+ * fields:, then the name itself when it is an ECS field of this build.
+ * Writes up to max ECS ids (a Sigma field may map to several) and returns
+ * how many; 0 when the name resolves to nothing or index is out of range.
+ * Reads only the immutable matcher: any thread. */
+size_t lf_sigma_matcher_resolve_field(const lf_sigma_matcher_t *m, size_t index, const char *name,
+                                      lf_field_id_t *ids, size_t max);
+
 typedef struct lf_sigma_matcher_stats {
     size_t rules;       /* rules in the matcher */
     size_t prefiltered; /* rules that run only when one of their literals is seen */

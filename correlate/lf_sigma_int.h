@@ -221,6 +221,15 @@ bool sg_item_compile(sg_build_t *b, const char *key, size_t keylen, const sg_yno
 void sg_diag(sg_build_t *b, lf_sigma_severity_t sev, int line, int col, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
 
+/* Fills the metadata of a rule document (title, id, name, level, tags with
+ * their ATT&CK ids, ...) into strings of the ruleset's arena; also used for
+ * correlation documents (lf_sigcorr_load.c). false on ENOMEM. */
+bool sg_meta_fill(sg_build_t *b, const sg_ynode_t *root, lf_sigma_rule_meta_t *meta);
+/* sg_resolve_field for a rule of a compiled set, without diagnostics (safe
+ * on an immutable matcher from any thread). Returns the number of ids. */
+size_t sg_resolve_field_quiet(const lf_sigma_ruleset_t *set, const lf_sigma_rule_meta_t *meta,
+                              const char *name, size_t len, lf_field_id_t *ids, size_t max);
+
 /* Value evaluation (lf_sigma_match.c). */
 struct lf_sigma_scratch;
 bool sg_item_eval(const sg_item_t *item, struct lf_sigma_scratch *s);

@@ -666,8 +666,9 @@ static bool ls_eq(const char *a, const char *b)
 }
 
 /* Maps that apply to a logsource, most specific first. Returns how many. */
-static size_t logsource_maps(lf_sigma_ruleset_t *set, const char *product, const char *category,
-                             const char *service, const sg_logsource_map_t **out, size_t max)
+static size_t logsource_maps(const lf_sigma_ruleset_t *set, const char *product,
+                             const char *category, const char *service,
+                             const sg_logsource_map_t **out, size_t max)
 {
     size_t n = 0;
     for (int spec = 3; spec >= 0; spec--) {
@@ -688,6 +689,33 @@ static size_t logsource_maps(lf_sigma_ruleset_t *set, const char *product, const
     return n;
 }
 
+size_t sg_resolve_field_quiet(const lf_sigma_ruleset_t *set, const lf_sigma_rule_meta_t *meta,
+                              const char *name, size_t len, lf_field_id_t *ids, size_t max)
+{
+    const sg_logsource_map_t *maps[32];
+    size_t nm = logsource_maps(set, meta->product[0] ? meta->product : NULL,
+                               meta->category[0] ? meta->category : NULL,
+                               meta->service[0] ? meta->service : NULL, maps, 32);
+    const sg_fieldmap_t *fm = NULL;
+    for (size_t i = 0; i <= nm && !fm; i++) {
+        const sg_fieldmap_t *f = i < nm ? maps[i]->fields : set->global_fields;
+        size_t n = i < nm ? maps[i]->nfields : set->nglobal;
+        for (size_t j = 0; j < n && !fm; j++)
+            if (strlen(f[j].sigma) == len && memcmp(f[j].sigma, name, len) == 0)
+                fm = &f[j];
+    }
+    if (fm) {
+        size_t n = fm->n < max ? fm->n : max;
+        memcpy(ids, fm->ids, n * sizeof *ids);
+        return n;
+    }
+    lf_field_id_t id = lf_field_lookup(name, len);
+    if (id == LF_F_COUNT)
+        return 0;
+    ids[0] = id;
+    return 1;
+}
+
 /* ---- documents ------------------------------------------------------------------- */
 
 static const char *const rule_keys[] = {
@@ -701,7 +729,7 @@ static const char *const rule_keys[] = {
     "simulation",     NULL,
 };
 
-static bool meta_fill(sg_build_t *b, const sg_ynode_t *root, lf_sigma_rule_meta_t *meta)
+bool sg_meta_fill(sg_build_t *b, const sg_ynode_t *root, lf_sigma_rule_meta_t *meta)
 {
     meta->title = scalar_or_empty(b, sg_ymap_get(root, "title"));
     meta->id = scalar_or_empty(b, sg_ymap_get(root, "id"));
@@ -786,7 +814,7 @@ static bool load_doc(sg_build_t *b, const sg_ynode_t *root)
         return false;
     }
     sg_rule_t *r = sg_alloc(&set->arena, sizeof *r);
-    if (!r || !meta_fill(b, root, &r->meta)) {
+    if (!r || !sg_meta_fill(b, root, &r->meta)) {
         sg_diag(b, LF_SIGMA_ERROR, root->line, root->col, "out of memory");
         return false;
     }

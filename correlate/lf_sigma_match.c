@@ -832,6 +832,14 @@ const lf_sigma_rule_meta_t *lf_sigma_matcher_rule(const lf_sigma_matcher_t *m, s
     return index < m->nrules ? &m->rules[index]->meta : NULL;
 }
 
+size_t lf_sigma_matcher_resolve_field(const lf_sigma_matcher_t *m, size_t index, const char *name,
+                                      lf_field_id_t *ids, size_t max)
+{
+    if (!m || index >= m->nrules || !name || max == 0)
+        return 0;
+    return sg_resolve_field_quiet(m->set, &m->rules[index]->meta, name, strlen(name), ids, max);
+}
+
 void lf_sigma_matcher_stats(const lf_sigma_matcher_t *m, lf_sigma_matcher_stats_t *out)
 {
     *out = m->stats;

@@ -691,7 +691,10 @@ static lf_err_t store_held(lf_ingest_t *ing)
             ing->batch_hook(ing->batch_hook_opaque, b, false);
         return rc;
     }
-    return lf_store_batch_commit(b, on_committed_agent, ing);
+    rc = lf_store_batch_commit(b, on_committed_agent, ing);
+    if (rc != LF_OK && ing->batch_hook)
+        ing->batch_hook(ing->batch_hook_opaque, b, false); /* nothing of it was stored */
+    return rc;
 }
 
 static void schedule_drain(lf_ingest_t *ing, bool more);

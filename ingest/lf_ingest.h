@@ -81,8 +81,8 @@ typedef lf_err_t (*lf_ingest_event_hook_t)(void *opaque, lf_store_batch_t *batch
 void lf_ingest_set_event_hook(lf_ingest_t *ing, lf_ingest_event_hook_t hook, void *opaque);
 /* Called on the loop thread at the end of every store batch: with commit =
  * true just before it commits (a non-OK return fails the batch, which is
- * then aborted and retried), with commit = false after an abort (the
- * return is ignored). Lets the event hook's consumers write what they kept
+ * then aborted and retried), with commit = false after an abort or a
+ * failed commit (the return is ignored). Lets the event hook's consumers write what they kept
  * for the batch, or drop it. */
 typedef lf_err_t (*lf_ingest_batch_hook_t)(void *opaque, lf_store_batch_t *batch, bool commit);
 void lf_ingest_set_batch_hook(lf_ingest_t *ing, lf_ingest_batch_hook_t hook, void *opaque);

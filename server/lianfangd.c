@@ -227,14 +227,15 @@ static void on_detect_hit(void *opaque, const lf_detect_hit_t *hit)
     if (srv->hook_rc != LF_OK)
         return;
     uint64_t id = lf_store_batch_next_alert_id(srv->hook_batch);
-    lf_err_t rc =
-        lf_detect_alert_json(hit, srv->hook_event, id, srv->hook_in->timestamp_ms, &srv->alert_doc);
+    /* A correlation window closing on the clock has no event. */
+    int64_t ts = srv->hook_in ? srv->hook_in->timestamp_ms : lf_time_now_ms();
+    lf_err_t rc = lf_detect_alert_json(hit, srv->hook_event, id, ts, &srv->alert_doc);
     if (rc != LF_OK) {
         lf_warn("server", "alert of rule %s not stored: %s", hit->rule_id, lf_strerror(rc));
         return;
     }
-    lf_store_alert_in_t alert = {.timestamp_ms = srv->hook_in->timestamp_ms,
-                                 .agency = srv->hook_in->agency,
+    lf_store_alert_in_t alert = {.timestamp_ms = ts,
+                                 .agency = srv->hook_in ? srv->hook_in->agency : lf_str_c(""),
                                  .rule_id = lf_str_c(hit->rule_id),
                                  .level = hit->level,
                                  .doc = srv->alert_doc.data,
@@ -244,7 +245,7 @@ static void on_detect_hit(void *opaque, const lf_detect_hit_t *hit)
         lf_warn("server", "alert of rule %.200s refused by the store (oversized)", hit->rule_id);
     else if (rc != LF_OK)
         srv->hook_rc = rc;
-    else if (srv->incidents)
+    else if (srv->incidents && srv->hook_in)
         group_alert(srv, hit, id);
 }
 
@@ -263,10 +264,66 @@ static lf_err_t on_new_event(void *opaque, lf_store_batch_t *batch, const lf_eve
 
 /* Ingest hook at the end of each store batch: incident records kept for
  * the batch go into it before the commit, or are dropped after an abort. */
+typedef struct state_put {
+    lf_store_wtx_t *w;
+    lf_err_t rc;
+} state_put_t;
+
+/* Writes one changed correlation window into the batch (NULL = delete). */
+static void put_correlation_state(void *opaque, const void *key, size_t klen, const void *val,
+                                  size_t vlen)
+{
+    state_put_t *p = opaque;
+    if (p->rc != LF_OK)
+        return;
+    p->rc = val ? lf_store_wtx_put(p->w, LF_TABLE_STATE, key, klen, val, vlen)
+                : lf_store_wtx_del(p->w, LF_TABLE_STATE, key, klen);
+}
+
+/* Ingest hook at the end of each store batch: correlation windows that
+ * closed on the clock raise their alerts, changed windows and incident
+ * records go into the batch before the commit; after an abort they are
+ * dropped, so correlation state is exactly-once with the events. */
 static lf_err_t on_batch_end(void *opaque, lf_store_batch_t *batch, bool commit)
 {
     server_t *srv = opaque;
-    return srv->incidents ? lf_incidents_batch_end(srv->incidents, batch, commit) : LF_OK;
+    if (!commit) {
+        if (srv->detect)
+            lf_detect_discard_changes(srv->detect);
+        return srv->incidents ? lf_incidents_batch_end(srv->incidents, batch, false) : LF_OK;
+    }
+    lf_err_t rc = LF_OK;
+    if (srv->detect) {
+        srv->hook_batch = batch;
+        srv->hook_event = NULL;
+        srv->hook_in = NULL;
+        srv->hook_rc = LF_OK;
+        lf_detect_advance(srv->detect, lf_time_now_ms(), on_detect_hit, srv);
+        rc = srv->hook_rc;
+        state_put_t put = {.w = lf_store_batch_wtx(batch), .rc = LF_OK};
+        if (rc == LF_OK && put.w) {
+            lf_detect_take_changes(srv->detect, put_correlation_state, &put);
+            rc = put.rc;
+        }
+    }
+    if (rc == LF_OK && srv->incidents)
+        rc = lf_incidents_batch_end(srv->incidents, batch, true);
+    return rc;
+}
+
+typedef struct restore_ctx {
+    lf_detect_t *detect;
+    size_t restored, refused;
+} restore_ctx_t;
+
+static bool restore_one(void *opaque, lf_str_t key, lf_str_t val)
+{
+    restore_ctx_t *r = opaque;
+    if (lf_detect_restore(r->detect, key.ptr, key.len, val.ptr, val.len) == LF_OK)
+        r->restored++;
+    else
+        r->refused++;
+    return true;
 }
 
 static void on_signal(uv_signal_t *h, int signum)
@@ -393,11 +450,25 @@ int main(int argc, char **argv)
         goto out;
     }
     if (srv.cfg.detect.enabled) {
+        srv.cfg.detect.correlation_persist = true;
         rc = lf_detect_new(&srv.cfg.detect, &srv.metrics, &srv.detect, errstr, sizeof errstr);
         if (rc != LF_OK) {
             lf_error("server", "%s", errstr);
             goto out;
         }
+        /* Correlation windows open at the last commit carry on. */
+        restore_ctx_t rctx = {.detect = srv.detect};
+        lf_store_scan_t scan = {0};
+        rc = lf_store_table_scan(srv.store, LF_TABLE_STATE, &scan, restore_one, &rctx, NULL);
+        if (rc != LF_OK) {
+            lf_error("server", "cannot read the correlation state: %s", lf_strerror(rc));
+            goto out;
+        }
+        if (rctx.restored || rctx.refused)
+            lf_info("server",
+                    "correlation state: %zu window group(s) restored, %zu refused (rule gone "
+                    "or changed; dropped at the next commit)",
+                    rctx.restored, rctx.refused);
     } else {
         lf_warn("server", "detection is disabled (detect.enabled: false): no alerts are raised");
     }
