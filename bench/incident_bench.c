@@ -35,8 +35,9 @@ static int rm_entry(const char *path, const struct stat *sb, int flag, struct FT
     return remove(path);
 }
 
-/* Runs one configuration; returns 0 when it completed. */
-static int run(long n, long keys, long burst)
+/* Runs one configuration; returns 0 when it completed. share: how many
+ * consecutive keys (of different agencies) share one source IP. */
+static int run(long n, long keys, long burst, long share)
 {
     char dir[] = "/tmp/lf-incident-bench-XXXXXX";
     if (!mkdtemp(dir)) {
@@ -79,7 +80,9 @@ static int run(long n, long keys, long burst)
         for (int i = 0; i < 1000 && done < n && rc == LF_OK; i++, done++) {
             long k = (done / burst) % keys;
             char ip[32];
-            snprintf(ip, sizeof ip, "198.%ld.%ld.%ld", 18 + (k >> 16) % 2, (k >> 8) & 255, k & 255);
+            long ipn = k / share;
+            snprintf(ip, sizeof ip, "198.%ld.%ld.%ld", 18 + (ipn >> 16) % 2, (ipn >> 8) & 255,
+                     ipn & 255);
             uint64_t id = lf_store_batch_next_alert_id(b);
             lf_store_alert_in_t in = {.timestamp_ms = t0 + done,
                                       .agency = lf_str_c(agencies[k % (long)na]),
@@ -120,9 +123,9 @@ static int run(long n, long keys, long burst)
     lf_incidents_stats(inc, &s);
     lf_store_stats_t ss;
     lf_store_stats(st, &ss);
-    printf("alerts %ld over %ld keys, runs of %ld per key, in %.2f s: %.0f alerts/s (one core, "
-           "sync off)\n",
-           done, keys, burst, secs, (double)done / secs);
+    printf("alerts %ld over %ld keys, runs of %ld per key, one source IP per %ld agencies, in "
+           "%.2f s: %.0f alerts/s (one core, sync off)\n",
+           done, keys, burst, share, secs, (double)done / secs);
     printf("incidents opened %llu, regional alerts %llu, store %.1f MiB, %.0f bytes per incident "
            "(incident, keys, alert links, joint records)\n",
            (unsigned long long)s.incidents_opened, (unsigned long long)s.joint_alerts,
@@ -150,10 +153,11 @@ int main(int argc, char **argv)
         return 2;
     }
     /* Worst case: every alert of a batch hits another incident; then
-     * attack-like runs (a brute force is many alerts of one key). */
-    static const long bursts[] = {1, 20, 200};
+     * attack-like runs (a brute force is many alerts of one key); then a
+     * scanner's IP at 8 agencies at once, raising regional alerts. */
+    static const long bursts[][2] = {{1, 1}, {20, 1}, {200, 1}, {1, 8}};
     for (size_t i = 0; i < sizeof bursts / sizeof bursts[0]; i++)
-        if (run(n, keys, bursts[i]) != 0)
+        if (run(n, keys, bursts[i][0], bursts[i][1]) != 0)
             return 1;
     return 0;
 }

@@ -25,6 +25,7 @@
 #define LINK_HISTORY 'h'
 #define KEY_GROUP    'g'
 #define KEY_OPEN     'o'
+#define KEY_COUNTS   'c' /* incident id + this byte: the counts record (below) */
 #define SEP          '\x1f'
 
 /* ---- configuration ---------------------------------------------------------- */
@@ -154,8 +155,65 @@ static const lf_metric_t metric_templates[IM_COUNT] = {
                            .kind = LF_METRIC_COUNTER},
 };
 
+/* The counts record of an incident, beside its document in the incidents
+ * table (key: id, then KEY_COUNTS). Every alert of an incident changes its
+ * counts; few change its document (a new rule, entity, tactic or a higher
+ * level). Repeated alerts therefore write 104 fixed bytes instead of
+ * parsing and serialising the JSON document: fingerprints of the alert
+ * contents already merged into the document tell which case an alert is.
+ * Readers lay the counts over the document. */
+#define COUNTS_VERSION 1
+#define COUNTS_FP      8
+#define COUNTS_BYTES   (8 + 4 * 8 + COUNTS_FP * 8)
+
+typedef struct counts {
+    uint64_t alert_count;
+    int64_t first_ms, last_ms, updated_ms;
+    int status;    /* a copy of the document's, for the grouping check */
+    int max_level; /* highest alert level, as in the document; -1: none yet */
+    unsigned nfp;  /* fingerprints in fp, a ring once full */
+    unsigned fp_next;
+    uint64_t fp[COUNTS_FP];
+} counts_t;
+
+/* The joint record of one entity in one region (table joint): which
+ * agencies saw it and when, and whether its cluster fired. Binary, as
+ * every alert with a public source IP, file hash or indicator reads and
+ * writes one. Layout (little-endian): u8 version, u8 fired, u16 nsight,
+ * u32 nmembers, i64 fired_ms, u64 regional incident; nsight times (u8
+ * agency length, agency, i64 time_ms, u64 alert, u8 ninc, u64 incident ids);
+ * nmembers times u64 member incident id. Sightings are oldest first. */
+#define JOINT_VERSION     1
+#define JOINT_HEAD        24
+#define JOINT_MAX_INC     16
+#define JOINT_MAX_MEMBERS 4096
+#define JOINT_MAX_AGENCY  255
+
+typedef struct jsight {
+    const char *agency; /* into jrec_t.raw, or the alert's */
+    size_t agency_len;
+    int64_t time_ms;
+    uint64_t alert;
+    unsigned ninc;
+    uint64_t inc[JOINT_MAX_INC];
+} jsight_t;
+
+typedef struct jrec {
+    bool fired;
+    int64_t fired_ms;
+    uint64_t regional;
+    size_t nsight, cap; /* cap: incidents.joint.max_sightings + 1 */
+    jsight_t *sight;
+    size_t nmembers;
+    uint64_t *members; /* JOINT_MAX_MEMBERS */
+    lf_buf_t raw;      /* the stored value, copied */
+    lf_buf_t enc;      /* the value to store */
+} jrec_t;
+
 struct lf_incidents {
     cache_t cache;
+    jrec_t joint;     /* writer thread */
+    lf_buf_t scratch; /* writer thread: alert link values */
     lf_incidents_config_t cfg;
     lf_store_t *st;
     lf_region_model_t regions;
@@ -175,9 +233,15 @@ lf_err_t lf_incidents_new(const lf_incidents_config_t *cfg, lf_store_t *st, lf_i
     inc->cfg.regions_file = NULL;
     inc->st = st;
     memcpy(inc->m, metric_templates, sizeof inc->m);
+    lf_buf_init(&inc->scratch, 1u << 20);
+    lf_buf_init(&inc->joint.raw, 8u << 20);
+    lf_buf_init(&inc->joint.enc, 8u << 20);
+    inc->joint.cap = (size_t)cfg->joint.max_sightings + 1;
+    inc->joint.sight = calloc(inc->joint.cap, sizeof *inc->joint.sight);
+    inc->joint.members = calloc(JOINT_MAX_MEMBERS, sizeof *inc->joint.members);
     inc->cache.slots = calloc(CACHE_SLOTS, sizeof *inc->cache.slots);
-    if (!inc->cache.slots) {
-        free(inc);
+    if (!inc->cache.slots || !inc->joint.sight || !inc->joint.members) {
+        lf_incidents_free(inc);
         return LF_ENOMEM;
     }
     lf_incident_rules_default(&inc->rules);
@@ -192,8 +256,7 @@ lf_err_t lf_incidents_new(const lf_incidents_config_t *cfg, lf_store_t *st, lf_i
     if (cfg->regions_file && cfg->regions_file[0]) {
         lf_err_t rc = lf_region_model_load(cfg->regions_file, &inc->regions, errstr, errlen);
         if (rc != LF_OK) {
-            free(inc->cache.slots);
-            free(inc);
+            lf_incidents_free(inc);
             return rc;
         }
         inc->have_regions = true;
@@ -208,8 +271,14 @@ void lf_incidents_free(lf_incidents_t *inc)
         return;
     if (inc->have_regions)
         lf_region_model_free(&inc->regions);
-    cache_flush(&inc->cache, NULL);
+    if (inc->cache.slots)
+        cache_flush(&inc->cache, NULL);
     free(inc->cache.slots);
+    lf_buf_free(&inc->scratch);
+    free(inc->joint.sight);
+    free(inc->joint.members);
+    lf_buf_free(&inc->joint.raw);
+    lf_buf_free(&inc->joint.enc);
     free(inc);
 }
 
@@ -497,6 +566,156 @@ static lf_err_t set_open_index(lf_store_wtx_t *w, uint64_t id, bool open)
                 : lf_store_wtx_del(w, LF_TABLE_INCIDENT_KEYS, k, 9);
 }
 
+/* ---- counts records ----------------------------------------------------------- */
+
+static void wr_le64(uint8_t *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint64_t rd_le64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--)
+        v = v << 8 | p[i];
+    return v;
+}
+
+static void counts_key(uint8_t k[9], uint64_t id)
+{
+    be64(k, id);
+    k[8] = KEY_COUNTS;
+}
+
+/* Layout (little-endian): u8 version, u8 status, i8 max_level, u8 nfp,
+ * u8 fp_next, 3 reserved; u64 alert_count; i64 first, last, updated;
+ * u64 fp[COUNTS_FP]. */
+static void counts_encode(const counts_t *c, uint8_t out[COUNTS_BYTES])
+{
+    memset(out, 0, COUNTS_BYTES);
+    out[0] = COUNTS_VERSION;
+    out[1] = (uint8_t)c->status;
+    out[2] = (uint8_t)(int8_t)c->max_level;
+    out[3] = (uint8_t)c->nfp;
+    out[4] = (uint8_t)c->fp_next;
+    wr_le64(out + 8, c->alert_count);
+    wr_le64(out + 16, (uint64_t)c->first_ms);
+    wr_le64(out + 24, (uint64_t)c->last_ms);
+    wr_le64(out + 32, (uint64_t)c->updated_ms);
+    for (unsigned i = 0; i < COUNTS_FP; i++)
+        wr_le64(out + 40 + 8 * i, c->fp[i]);
+}
+
+static bool counts_decode(lf_str_t v, counts_t *c)
+{
+    const uint8_t *p = (const uint8_t *)v.ptr;
+    if (v.len != COUNTS_BYTES || p[0] != COUNTS_VERSION || p[1] > LF_STATUS_CLOSED ||
+        p[3] > COUNTS_FP || p[4] >= COUNTS_FP)
+        return false;
+    c->status = p[1];
+    c->max_level = (int8_t)p[2];
+    c->nfp = p[3];
+    c->fp_next = p[4];
+    c->alert_count = rd_le64(p + 8);
+    c->first_ms = (int64_t)rd_le64(p + 16);
+    c->last_ms = (int64_t)rd_le64(p + 24);
+    c->updated_ms = (int64_t)rd_le64(p + 32);
+    for (unsigned i = 0; i < COUNTS_FP; i++)
+        c->fp[i] = rd_le64(p + 40 + 8 * i);
+    return true;
+}
+
+/* The counts of an incident stored before counts records existed: taken
+ * from its document. */
+static void counts_from_doc(const json_t *doc, counts_t *c)
+{
+    *c = (counts_t){.alert_count = (uint64_t)jint(doc, "alert_count"),
+                    .first_ms = jint(doc, "first_alert_ms"),
+                    .last_ms = jint(doc, "last_alert_ms"),
+                    .updated_ms = jint(doc, "updated_ms"),
+                    .status = name_index(status_names, 5, jcstr(doc, "status")),
+                    .max_level = (int)jint(doc, "max_alert_level")};
+    if (c->status < 0)
+        c->status = LF_STATUS_NEW;
+}
+
+static lf_err_t counts_get(lf_store_wtx_t *w, uint64_t id, counts_t *c)
+{
+    uint8_t k[9];
+    counts_key(k, id);
+    lf_str_t v;
+    lf_err_t rc = lf_store_wtx_get(w, LF_TABLE_INCIDENTS, k, sizeof k, &v);
+    if (rc != LF_OK)
+        return rc;
+    if (!counts_decode(v, c)) {
+        lf_error(LOG_COMP,
+                 "the counts record of incident %" PRIu64 " is damaged: rebuilt from "
+                 "its document",
+                 id);
+        return LF_ENOTFOUND;
+    }
+    return LF_OK;
+}
+
+static lf_err_t counts_put(lf_store_wtx_t *w, uint64_t id, const counts_t *c)
+{
+    uint8_t k[9], v[COUNTS_BYTES];
+    counts_key(k, id);
+    counts_encode(c, v);
+    return lf_store_wtx_put(w, LF_TABLE_INCIDENTS, k, sizeof k, v, sizeof v);
+}
+
+/* Lays the counts over a document read for clients. */
+static void counts_overlay(json_t *doc, const counts_t *c)
+{
+    json_object_set_new(doc, "alert_count", json_integer((json_int_t)c->alert_count));
+    json_object_set_new(doc, "first_alert_ms", json_integer(c->first_ms));
+    json_object_set_new(doc, "last_alert_ms", json_integer(c->last_ms));
+    if (c->updated_ms > jint(doc, "updated_ms"))
+        json_object_set_new(doc, "updated_ms", json_integer(c->updated_ms));
+}
+
+static uint64_t fp_mix(uint64_t h, lf_str_t s)
+{
+    for (size_t i = 0; i < s.len; i++)
+        h = (h ^ (uint8_t)s.ptr[i]) * 1099511628211ull;
+    return (h ^ 0x1f) * 1099511628211ull; /* a separator, so "ab","c" != "a","bc" */
+}
+
+/* What an alert would merge into its incident's document. */
+static uint64_t alert_fingerprint(const lf_incident_alert_t *a)
+{
+    uint64_t h = 1469598103934665603ull;
+    lf_str_t parts[] = {a->rule_id, a->source_ip, a->user, a->host, a->file_hash, a->indicator};
+    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++)
+        h = fp_mix(h, parts[i]);
+    for (size_t i = 0; i < a->tactic_count; i++)
+        h = fp_mix(h, lf_str_c(a->tactics[i]));
+    h = fp_mix(h, lf_str_c("|"));
+    for (size_t i = 0; i < a->technique_count; i++)
+        h = fp_mix(h, lf_str_c(a->techniques[i]));
+    return h;
+}
+
+static bool counts_has_fp(const counts_t *c, uint64_t fp)
+{
+    for (unsigned i = 0; i < c->nfp; i++)
+        if (c->fp[i] == fp)
+            return true;
+    return false;
+}
+
+static void counts_add_fp(counts_t *c, uint64_t fp)
+{
+    if (counts_has_fp(c, fp))
+        return;
+    c->fp[c->fp_next] = fp;
+    c->fp_next = (c->fp_next + 1) % COUNTS_FP;
+    if (c->nfp < COUNTS_FP)
+        c->nfp++;
+}
+
 /* ---- level suggestion ----------------------------------------------------------- */
 
 /* The CIA dimension an ATT&CK tactic points at: exfiltration and collection
@@ -624,30 +843,51 @@ static size_t group_key(uint8_t *k, size_t cap, const lf_incident_alert_t *a, co
     return n;
 }
 
-static json_t *alert_summary(const lf_incident_alert_t *a)
+/* The alert link of an incident: a summary of the alert, written with the
+ * streaming JSON writer (one per alert, so no JSON tree is built). */
+static lf_err_t put_alert_link(lf_incidents_t *inc, lf_store_wtx_t *w, uint64_t id,
+                               const lf_incident_alert_t *a)
 {
-    json_t *s =
-        json_pack("{s:I,s:I,s:i,s:s}", "id", (json_int_t)a->alert_id, "time_ms",
-                  (json_int_t)a->time_ms, "level", a->level, "kind", a->kind ? a->kind : "");
-    json_object_set_new(s, "rule_id", jstr(a->rule_id));
-    json_object_set_new(s, "rule", jstr(a->rule_title.len ? a->rule_title : a->rule_id));
+    lf_buf_t *b = &inc->scratch;
+    lf_buf_reset(b);
+    lf_json_t js;
+    lf_json_init(&js, b);
+    lf_json_object_begin(&js);
+    lf_json_key(&js, "id");
+    lf_json_uint(&js, a->alert_id);
+    lf_json_key(&js, "time_ms");
+    lf_json_int(&js, a->time_ms);
+    lf_json_key(&js, "level");
+    lf_json_int(&js, a->level);
+    lf_json_key(&js, "kind");
+    lf_json_cstring(&js, a->kind ? a->kind : "");
+    lf_json_key(&js, "rule_id");
+    lf_json_string(&js, a->rule_id.ptr, a->rule_id.len);
+    lf_str_t title = a->rule_title.len ? a->rule_title : a->rule_id;
+    lf_json_key(&js, "rule");
+    lf_json_string(&js, title.ptr, title.len);
     if (a->agent_id.len) {
-        json_object_set_new(s, "agent_id", jstr(a->agent_id));
-        json_object_set_new(s, "seq", json_integer((json_int_t)a->event_seq));
+        lf_json_key(&js, "agent_id");
+        lf_json_string(&js, a->agent_id.ptr, a->agent_id.len);
+        lf_json_key(&js, "seq");
+        lf_json_uint(&js, a->event_seq);
     }
-    return s;
+    lf_json_object_end(&js);
+    lf_err_t rc = lf_json_error(&js);
+    if (rc != LF_OK)
+        return rc;
+    uint8_t k[17];
+    be64(k, id);
+    k[8] = LINK_ALERT;
+    be64(k + 9, a->alert_id);
+    return lf_store_wtx_put(w, LF_TABLE_INCIDENT_LINKS, k, sizeof k, b->data, b->len);
 }
 
 static void add_alert_to_doc(lf_incidents_t *inc, json_t *doc, const lf_incident_alert_t *a)
 {
     size_t max = (size_t)inc->cfg.max_list_entries;
-    json_object_set_new(doc, "alert_count", json_integer(jint(doc, "alert_count") + 1));
     if (a->level > jint(doc, "max_alert_level"))
         json_object_set_new(doc, "max_alert_level", json_integer(a->level));
-    if (a->time_ms < jint(doc, "first_alert_ms") || !json_object_get(doc, "first_alert_ms"))
-        json_object_set_new(doc, "first_alert_ms", json_integer(a->time_ms));
-    if (a->time_ms > jint(doc, "last_alert_ms"))
-        json_object_set_new(doc, "last_alert_ms", json_integer(a->time_ms));
     set_add(obj_array(doc, "rule_ids"), a->rule_id, max);
     json_t *ent = json_object_get(doc, "entities");
     if (!json_is_object(ent)) {
@@ -711,34 +951,42 @@ static lf_err_t new_incident(lf_incidents_t *inc, lf_store_wtx_t *w, const lf_in
     return rc;
 }
 
-/* Attaches alert a to the incident of key k (opening one when needed). */
+/* Attaches alert a to the incident of key k (opening one when needed).
+ * With doc_out the incident's document is handed back (a new reference)
+ * for the caller to change and write; otherwise it is only read and
+ * written when the alert adds something to it (see counts_t). */
 static lf_err_t group_alert(lf_incidents_t *inc, lf_store_wtx_t *w, const lf_incident_alert_t *a,
                             const uint8_t *k, size_t klen, lf_str_t region_id,
                             uint64_t *incident_out, json_t **doc_out)
 {
     uint64_t id = 0;
     json_t *doc = NULL;
+    counts_t cnt;
+    bool joined = false;
     lf_str_t v;
     lf_err_t rc = lf_store_wtx_get(w, LF_TABLE_INCIDENT_KEYS, k, klen, &v);
     if (rc == LF_OK && v.len == 8) {
         id = rd_be64(v.ptr);
-        rc = load_doc(&inc->cache, w, id, &doc);
+        rc = counts_get(w, id, &cnt);
+        if (rc == LF_ENOTFOUND) {
+            rc = load_doc(&inc->cache, w, id, &doc);
+            if (rc == LF_OK)
+                counts_from_doc(doc, &cnt);
+        }
         if (rc == LF_OK) {
-            int status = name_index(status_names, 5, jcstr(doc, "status"));
-            if (!open_status(status) ||
-                a->time_ms > jint(doc, "last_alert_ms") + inc->cfg.group_window_ms) {
-                json_decref(doc);
-                doc = NULL;
-            }
-        } else if (rc == LF_ENOTFOUND) {
-            doc = NULL;
-        } else {
+            joined =
+                open_status(cnt.status) && a->time_ms <= cnt.last_ms + inc->cfg.group_window_ms;
+        } else if (rc != LF_ENOTFOUND) {
             return rc;
+        }
+        if (!joined) {
+            json_decref(doc);
+            doc = NULL;
         }
     } else if (rc != LF_OK && rc != LF_ENOTFOUND) {
         return rc;
     }
-    if (!doc) {
+    if (!joined) {
         rc = new_incident(inc, w, a, region_id, &id, &doc);
         if (rc == LF_OK) {
             uint8_t idb[8];
@@ -749,19 +997,40 @@ static lf_err_t group_alert(lf_incidents_t *inc, lf_store_wtx_t *w, const lf_inc
             json_decref(doc);
             return rc;
         }
+        cnt = (counts_t){.first_ms = a->time_ms,
+                         .last_ms = a->time_ms,
+                         .status = LF_STATUS_NEW,
+                         .max_level = -1};
     }
-    add_alert_to_doc(inc, doc, a);
-    suggest_impact(inc, doc);
-    apply_level(inc, doc);
-    json_object_set_new(doc, "updated_ms", json_integer(lf_time_now_ms()));
-    json_t *summary = alert_summary(a);
-    rc = put_link(w, id, LINK_ALERT, a->alert_id, summary);
-    json_decref(summary);
+    int64_t now = lf_time_now_ms();
+    uint64_t fp = alert_fingerprint(a);
+    bool changes_doc = doc || doc_out || a->level > cnt.max_level || !counts_has_fp(&cnt, fp);
+    cnt.alert_count++;
+    if (a->time_ms < cnt.first_ms)
+        cnt.first_ms = a->time_ms;
+    if (a->time_ms > cnt.last_ms)
+        cnt.last_ms = a->time_ms;
+    cnt.updated_ms = now;
+    if (changes_doc) {
+        if (!doc && (rc = load_doc(&inc->cache, w, id, &doc)) != LF_OK)
+            return rc;
+        add_alert_to_doc(inc, doc, a);
+        suggest_impact(inc, doc);
+        apply_level(inc, doc);
+        counts_overlay(doc, &cnt);
+        json_object_set_new(doc, "updated_ms", json_integer(now));
+        if (a->level > cnt.max_level)
+            cnt.max_level = a->level;
+        counts_add_fp(&cnt, fp);
+    }
+    rc = counts_put(w, id, &cnt);
+    if (rc == LF_OK)
+        rc = put_alert_link(inc, w, id, a);
     lf_metric_add(&inc->m[IM_GROUPED], 1);
     *incident_out = id;
-    if (doc_out)
+    if (doc_out) {
         *doc_out = doc;
-    else {
+    } else if (doc) {
         if (rc == LF_OK)
             rc = put_doc(&inc->cache, w, id, doc);
         json_decref(doc);
@@ -778,8 +1047,22 @@ static bool private_ip(lf_str_t ip)
         return true;
     memcpy(b, ip.ptr, ip.len);
     b[ip.len] = '\0';
-    unsigned o1, o2;
-    if (sscanf(b, "%u.%u.", &o1, &o2) == 2 && !strchr(b, ':')) {
+    unsigned o1 = 0, o2 = 0;
+    const char *q = b;
+    bool v4 = !strchr(b, ':');
+    for (int octet = 0; v4 && octet < 2; octet++) {
+        unsigned x = 0;
+        int digits = 0;
+        for (; *q >= '0' && *q <= '9' && digits < 4; q++, digits++)
+            x = x * 10 + (unsigned)(*q - '0');
+        v4 = digits > 0 && *q == '.';
+        q++;
+        if (octet == 0)
+            o1 = x;
+        else
+            o2 = x;
+    }
+    if (v4) {
         return o1 == 10 || o1 == 127 || o1 == 0 || (o1 == 172 && o2 >= 16 && o2 <= 31) ||
                (o1 == 192 && o2 == 168) || (o1 == 169 && o2 == 254) ||
                (o1 == 100 && o2 >= 64 && o2 <= 127);
@@ -802,6 +1085,114 @@ static bool id_set_add(json_t *arr, uint64_t id, size_t max)
         return false;
     json_array_append_new(arr, json_integer((json_int_t)id));
     return true;
+}
+
+/* Adds v to a set of at most max ids; true when it was added. */
+static bool u64_set_add(uint64_t *set, size_t *n, size_t max, uint64_t v)
+{
+    for (size_t i = 0; i < *n; i++)
+        if (set[i] == v)
+            return false;
+    if (*n >= max)
+        return false;
+    set[(*n)++] = v;
+    return true;
+}
+
+static uint32_t rd_le32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static void jrec_clear(jrec_t *r)
+{
+    r->fired = false;
+    r->fired_ms = 0;
+    r->regional = 0;
+    r->nsight = 0;
+    r->nmembers = 0;
+}
+
+/* Reads a stored joint record into r (copying it, as sightings point into
+ * it). Keeps the newest r->cap - 1 sightings. False when damaged. */
+static bool jrec_decode(jrec_t *r, lf_str_t v)
+{
+    jrec_clear(r);
+    if (!v.len)
+        return true;
+    lf_buf_reset(&r->raw);
+    if (v.len < JOINT_HEAD || lf_buf_append(&r->raw, v.ptr, v.len) != LF_OK)
+        return false;
+    const uint8_t *p = (const uint8_t *)r->raw.data, *end = p + v.len;
+    if (p[0] != JOINT_VERSION)
+        return false;
+    size_t ns = (size_t)p[2] | (size_t)p[3] << 8;
+    size_t nm = rd_le32(p + 4);
+    r->fired = p[1] != 0;
+    r->fired_ms = (int64_t)rd_le64(p + 8);
+    r->regional = rd_le64(p + 16);
+    p += JOINT_HEAD;
+    size_t keep = r->cap - 1, skip = ns > keep ? ns - keep : 0;
+    for (size_t i = 0; i < ns; i++) {
+        if (end - p < 1 || (size_t)(end - p) < 1u + p[0] + 17u)
+            return false;
+        jsight_t si = {.agency_len = p[0], .agency = (const char *)p + 1};
+        p += 1 + si.agency_len;
+        si.time_ms = (int64_t)rd_le64(p);
+        si.alert = rd_le64(p + 8);
+        si.ninc = p[16];
+        p += 17;
+        if (si.ninc > JOINT_MAX_INC || (size_t)(end - p) < 8u * si.ninc)
+            return false;
+        for (unsigned j = 0; j < si.ninc; j++, p += 8)
+            si.inc[j] = rd_le64(p);
+        if (i >= skip)
+            r->sight[r->nsight++] = si;
+    }
+    if (nm > JOINT_MAX_MEMBERS || (size_t)(end - p) != 8u * nm)
+        return false;
+    for (size_t i = 0; i < nm; i++, p += 8)
+        r->members[r->nmembers++] = rd_le64(p);
+    return true;
+}
+
+static lf_err_t jrec_encode(jrec_t *r)
+{
+    lf_buf_t *b = &r->enc;
+    lf_buf_reset(b);
+    uint8_t head[JOINT_HEAD] = {JOINT_VERSION, r->fired};
+    head[2] = (uint8_t)(r->nsight & 0xff);
+    head[3] = (uint8_t)(r->nsight >> 8);
+    for (int i = 0; i < 4; i++)
+        head[4 + i] = (uint8_t)(r->nmembers >> (8 * i));
+    wr_le64(head + 8, (uint64_t)r->fired_ms);
+    wr_le64(head + 16, r->regional);
+    lf_err_t rc = lf_buf_append(b, head, sizeof head);
+    for (size_t i = 0; rc == LF_OK && i < r->nsight; i++) {
+        const jsight_t *si = &r->sight[i];
+        uint8_t alen =
+            (uint8_t)(si->agency_len > JOINT_MAX_AGENCY ? JOINT_MAX_AGENCY : si->agency_len);
+        uint8_t f[17];
+        wr_le64(f, (uint64_t)si->time_ms);
+        wr_le64(f + 8, si->alert);
+        f[16] = (uint8_t)si->ninc;
+        rc = lf_buf_append(b, &alen, 1);
+        if (rc == LF_OK)
+            rc = lf_buf_append(b, si->agency, alen);
+        if (rc == LF_OK)
+            rc = lf_buf_append(b, f, sizeof f);
+        for (unsigned j = 0; rc == LF_OK && j < si->ninc; j++) {
+            uint8_t id[8];
+            wr_le64(id, si->inc[j]);
+            rc = lf_buf_append(b, id, 8);
+        }
+    }
+    for (size_t i = 0; rc == LF_OK && i < r->nmembers; i++) {
+        uint8_t id[8];
+        wr_le64(id, r->members[i]);
+        rc = lf_buf_append(b, id, 8);
+    }
+    return rc;
 }
 
 typedef struct joint_ctx {
@@ -829,13 +1220,12 @@ static lf_err_t mark_cluster(cache_t *cache, lf_store_wtx_t *w, uint64_t id, con
 }
 
 /* Stores the regional alert and its incident; marks the member incidents. */
-static lf_err_t joint_fire(joint_ctx_t *c, json_t *rec, const char *kind, lf_str_t value,
+static lf_err_t joint_fire(joint_ctx_t *c, jrec_t *r, const char *kind, lf_str_t value,
                            const char *cluster)
 {
     lf_incidents_t *inc = c->inc;
-    json_t *sight = json_object_get(rec, "sightings");
     uint64_t alert_id = lf_store_batch_next_alert_id(c->b);
-    int agencies = (int)json_array_size(sight);
+    int agencies = (int)r->nsight;
     lf_buf_t doc;
     lf_buf_init(&doc, 1u << 20);
     lf_json_t js;
@@ -885,13 +1275,24 @@ static lf_err_t joint_fire(joint_ctx_t *c, json_t *rec, const char *kind, lf_str
     lf_json_key(&js, "window_s");
     lf_json_int(&js, inc->cfg.joint.window_ms / 1000);
     lf_json_key(&js, "sightings");
-    char *sj = json_dumps(sight, JSON_COMPACT);
-    if (sj) {
-        lf_json_raw(&js, sj, strlen(sj));
-        free(sj);
-    } else {
-        lf_json_null(&js);
+    lf_json_array_begin(&js);
+    for (size_t i = 0; i < r->nsight; i++) {
+        const jsight_t *si = &r->sight[i];
+        lf_json_object_begin(&js);
+        lf_json_key(&js, "agency");
+        lf_json_string(&js, si->agency, si->agency_len);
+        lf_json_key(&js, "time_ms");
+        lf_json_int(&js, si->time_ms);
+        lf_json_key(&js, "alert");
+        lf_json_uint(&js, si->alert);
+        lf_json_key(&js, "incidents");
+        lf_json_array_begin(&js);
+        for (unsigned j = 0; j < si->ninc; j++)
+            lf_json_uint(&js, si->inc[j]);
+        lf_json_array_end(&js);
+        lf_json_object_end(&js);
     }
+    lf_json_array_end(&js);
     lf_json_object_end(&js);
     lf_json_object_end(&js);
     lf_json_key(&js, "event");
@@ -945,26 +1346,20 @@ static lf_err_t joint_fire(joint_ctx_t *c, json_t *rec, const char *kind, lf_str
                         json_pack("{s:s,s:i,s:I}", "key", cluster, "agencies", agencies,
                                   "regional_incident", (json_int_t)rid));
     json_t *members = obj_array(rdoc, "member_incidents");
-    json_t *marked = obj_array(rec, "members");
-    size_t i;
-    json_t *s;
-    json_array_foreach(sight, i, s)
-    {
-        size_t j;
-        json_t *m;
-        json_array_foreach(json_object_get(s, "incidents"), j, m)
-        {
-            uint64_t mid = (uint64_t)json_integer_value(m);
-            id_set_add(members, mid, 4096);
-            if (mid && rc == LF_OK && id_set_add(marked, mid, 4096))
+    for (size_t i = 0; i < r->nsight; i++) {
+        for (unsigned j = 0; j < r->sight[i].ninc; j++) {
+            uint64_t mid = r->sight[i].inc[j];
+            id_set_add(members, mid, JOINT_MAX_MEMBERS);
+            if (mid && rc == LF_OK && u64_set_add(r->members, &r->nmembers, JOINT_MAX_MEMBERS, mid))
                 rc = mark_cluster(&c->inc->cache, c->w, mid, cluster, agencies, rid);
         }
     }
     if (rc == LF_OK)
         rc = put_doc(&c->inc->cache, c->w, rid, rdoc);
     json_decref(rdoc);
-    json_object_set_new(rec, "fired_ms", json_integer(c->a->time_ms));
-    json_object_set_new(rec, "regional_incident", json_integer((json_int_t)rid));
+    r->fired = true;
+    r->fired_ms = c->a->time_ms;
+    r->regional = rid;
     return rc;
 }
 
@@ -981,62 +1376,67 @@ static lf_err_t joint_sight(joint_ctx_t *c, const char *kind, lf_str_t value, bo
              value.ptr);
     int kl = snprintf((char *)k, sizeof k, "%s%c%s", c->region->id, SEP, cluster);
     size_t klen = kl < 0 ? 0 : (size_t)kl >= sizeof k ? sizeof k - 1 : (size_t)kl;
-    json_t *rec = NULL;
-    lf_err_t rc = load_json(&inc->cache, c->w, LF_TABLE_JOINT, k, klen, &rec);
-    if (rc != LF_OK && rc != LF_ENOTFOUND && rc != LF_ESTORE)
+    jrec_t *r = &inc->joint;
+    lf_str_t v = {0};
+    lf_err_t rc = lf_store_wtx_get(c->w, LF_TABLE_JOINT, k, klen, &v);
+    if (rc != LF_OK && rc != LF_ENOTFOUND)
         return rc;
+    if (!jrec_decode(r, rc == LF_OK ? v : (lf_str_t){0})) {
+        lf_error(LOG_COMP, "the joint record of %s in region %s is damaged: counted anew", cluster,
+                 c->region->id);
+        jrec_clear(r);
+    }
     rc = LF_OK;
-    if (!json_is_object(rec)) {
-        json_decref(rec);
-        rec = json_object();
-    }
-    json_t *sight = obj_array(rec, "sightings");
-    int64_t t = c->a->time_ms, win = inc->cfg.joint.window_ms;
+    const lf_incident_alert_t *a = c->a;
+    int64_t t = a->time_ms, win = inc->cfg.joint.window_ms;
     /* Forget sightings outside the window; refresh this agency's one. */
-    json_t *kept = json_array();
-    size_t i;
-    json_t *s;
+    size_t n = 0;
     bool mine = false;
-    json_array_foreach(sight, i, s)
-    {
-        int64_t st = jint(s, "time_ms");
-        if (st < t - win || st > t + win)
+    for (size_t i = 0; i < r->nsight; i++) {
+        jsight_t si = r->sight[i];
+        if (si.time_ms < t - win || si.time_ms > t + win)
             continue;
-        if (c->a->agency.len == strlen(jcstr(s, "agency")) &&
-            memcmp(jcstr(s, "agency"), c->a->agency.ptr, c->a->agency.len) == 0) {
+        if (si.agency_len == a->agency.len &&
+            memcmp(si.agency, a->agency.ptr, si.agency_len) == 0) {
             mine = true;
-            if (t >= st) {
-                json_object_set_new(s, "time_ms", json_integer(t));
-                json_object_set_new(s, "alert", json_integer((json_int_t)c->a->alert_id));
+            if (t >= si.time_ms) {
+                si.time_ms = t;
+                si.alert = a->alert_id;
             }
-            id_set_add(obj_array(s, "incidents"), c->incident_id, 16);
+            size_t ninc = si.ninc;
+            u64_set_add(si.inc, &ninc, JOINT_MAX_INC, c->incident_id);
+            si.ninc = (unsigned)ninc;
         }
-        json_array_append(kept, s);
+        r->sight[n++] = si;
     }
+    r->nsight = n;
     if (!mine) {
-        json_t *n = json_pack("{s:I,s:I,s:[I]}", "time_ms", (json_int_t)t, "alert",
-                              (json_int_t)c->a->alert_id, "incidents", (json_int_t)c->incident_id);
-        json_object_set_new(n, "agency", jstr(c->a->agency));
-        json_array_append_new(kept, n);
-        while (json_array_size(kept) > (size_t)inc->cfg.joint.max_sightings)
-            json_array_remove(kept, 0);
+        r->sight[r->nsight++] = (jsight_t){
+            .agency = a->agency.ptr,
+            .agency_len = a->agency.len > JOINT_MAX_AGENCY ? JOINT_MAX_AGENCY : a->agency.len,
+            .time_ms = t,
+            .alert = a->alert_id,
+            .ninc = 1,
+            .inc = {c->incident_id}};
+        if (r->nsight > (size_t)inc->cfg.joint.max_sightings) {
+            memmove(r->sight, r->sight + 1, (r->nsight - 1) * sizeof *r->sight);
+            r->nsight--;
+        }
     }
-    json_object_set_new(rec, "sightings", kept);
-    int agencies = (int)json_array_size(kept);
-    int64_t fired = jint(rec, "fired_ms");
-    bool fired_recently = json_object_get(rec, "fired_ms") && t - fired <= win && fired - t <= win;
+    int agencies = (int)r->nsight;
+    bool fired_recently = r->fired && t - r->fired_ms <= win && r->fired_ms - t <= win;
     if (agencies >= inc->cfg.joint.min_agencies) {
         *clustered = true;
         if (!fired_recently) {
-            rc = joint_fire(c, rec, kind, value, cluster);
-        } else if (id_set_add(obj_array(rec, "members"), c->incident_id, 4096)) {
+            rc = joint_fire(c, r, kind, value, cluster);
+        } else if (u64_set_add(r->members, &r->nmembers, JOINT_MAX_MEMBERS, c->incident_id)) {
             /* An incident not yet in the cluster that already fired (another
              * agency, or a second incident of a member): link it. */
-            uint64_t rid = (uint64_t)jint(rec, "regional_incident");
+            uint64_t rid = r->regional;
             rc = mark_cluster(&c->inc->cache, c->w, c->incident_id, cluster, agencies, rid);
             json_t *rdoc;
             if (rc == LF_OK && rid && load_doc(&c->inc->cache, c->w, rid, &rdoc) == LF_OK) {
-                id_set_add(obj_array(rdoc, "member_incidents"), c->incident_id, 4096);
+                id_set_add(obj_array(rdoc, "member_incidents"), c->incident_id, JOINT_MAX_MEMBERS);
                 json_object_set_new(json_object_get(rdoc, "cluster"), "agencies",
                                     json_integer(agencies));
                 rc = put_doc(&c->inc->cache, c->w, rid, rdoc);
@@ -1045,8 +1445,9 @@ static lf_err_t joint_sight(joint_ctx_t *c, const char *kind, lf_str_t value, bo
         }
     }
     if (rc == LF_OK)
-        rc = put_json(&inc->cache, c->w, LF_TABLE_JOINT, k, klen, rec);
-    json_decref(rec);
+        rc = jrec_encode(r);
+    if (rc == LF_OK)
+        rc = lf_store_wtx_put(c->w, LF_TABLE_JOINT, k, klen, r->enc.data, r->enc.len);
     return rc;
 }
 
@@ -1218,6 +1619,8 @@ typedef struct list_ctx {
     size_t count;
     uint64_t last_id;
     bool more;
+    uint64_t counts_id; /* the incident whose counts record was just seen */
+    counts_t counts;
 } list_ctx_t;
 
 static bool str_eq(lf_str_t a, const char *b)
@@ -1228,18 +1631,26 @@ static bool str_eq(lf_str_t a, const char *b)
 static bool list_cb(void *opaque, lf_str_t key, lf_str_t val)
 {
     list_ctx_t *c = opaque;
-    if (key.len != 8)
+    bool counts = key.len == 9 && key.ptr[8] == KEY_COUNTS;
+    if (key.len != 8 && !counts)
         return true;
-    if (c->count >= c->q->limit) {
+    uint64_t id = rd_be64(key.ptr);
+    if (c->count >= c->q->limit && (counts || id != c->counts_id)) {
         c->more = true;
-        c->last_id = rd_be64(key.ptr);
+        c->last_id = id;
         return false;
+    }
+    if (counts) { /* keys descend: an incident's counts come just before it */
+        c->counts_id = counts_decode(val, &c->counts) ? id : 0;
+        return true;
     }
     json_t *doc = json_loadb(val.ptr, val.len, 0, NULL);
     if (!json_is_object(doc)) {
         json_decref(doc);
         return true;
     }
+    if (c->counts_id == id)
+        counts_overlay(doc, &c->counts);
     const lf_incident_query_t *q = c->q;
     int status = name_index(status_names, 5, jcstr(doc, "status"));
     bool ok = true;
@@ -1274,16 +1685,17 @@ static bool list_cb(void *opaque, lf_str_t key, lf_str_t val)
 
 lf_err_t lf_incidents_list_json(lf_incidents_t *inc, const lf_incident_query_t *q, lf_buf_t *out)
 {
-    uint8_t start[8];
-    lf_store_scan_t scan = {.reverse = true, .max_examined = 100000};
+    uint8_t start[9];
+    lf_store_scan_t scan = {.reverse = true, .max_examined = 200000};
     if (q->cursor && q->cursor[0]) {
         char *end;
         unsigned long long id = strtoull(q->cursor, &end, 10);
         if (*end || id == 0)
             return LF_EINVAL;
         be64(start, id);
+        start[8] = 0xff; /* from the incident's last key: its counts record */
         scan.start = start;
-        scan.start_len = 8;
+        scan.start_len = 9;
     }
     if (q->limit == 0 || q->limit > LF_STORE_SCAN_LIMIT_MAX)
         return LF_EINVAL;
@@ -1333,14 +1745,18 @@ static bool links_cb(void *opaque, lf_str_t key, lf_str_t val)
 
 typedef struct one_ctx {
     json_t *doc;
+    counts_t counts;
+    bool have_counts;
 } one_ctx_t;
 
 static bool one_cb(void *opaque, lf_str_t key, lf_str_t val)
 {
-    (void)key;
     one_ctx_t *c = opaque;
-    c->doc = json_loadb(val.ptr, val.len, 0, NULL);
-    return false;
+    if (key.len == 8 && !c->doc)
+        c->doc = json_loadb(val.ptr, val.len, 0, NULL);
+    else if (key.len == 9 && key.ptr[8] == KEY_COUNTS)
+        c->have_counts = counts_decode(val, &c->counts);
+    return true;
 }
 
 /* Reads incident id with its links (any thread). */
@@ -1349,13 +1765,20 @@ static lf_err_t read_full(lf_incidents_t *inc, uint64_t id, json_t **doc, links_
     uint8_t k[8];
     be64(k, id);
     one_ctx_t one = {0};
-    lf_err_t rc = lf_store_table_get(inc->st, LF_TABLE_INCIDENTS, k, 8, one_cb, &one);
-    if (rc != LF_OK)
+    lf_store_scan_t one_scan = {.prefix = k, .prefix_len = 8, .max_examined = 4};
+    lf_err_t rc = lf_store_table_scan(inc->st, LF_TABLE_INCIDENTS, &one_scan, one_cb, &one, NULL);
+    if (rc != LF_OK) {
+        json_decref(one.doc);
         return rc;
+    }
+    if (!one.doc)
+        return LF_ENOTFOUND;
     if (!json_is_object(one.doc)) {
         json_decref(one.doc);
         return LF_ESTORE;
     }
+    if (one.have_counts)
+        counts_overlay(one.doc, &one.counts);
     *doc = one.doc;
     if (!links)
         return LF_OK;
@@ -1433,7 +1856,8 @@ static agency_state_t *agency_get(lights_ctx_t *c, const char *id)
 static bool lights_incident_cb(void *opaque, lf_str_t key, lf_str_t val)
 {
     lights_ctx_t *c = opaque;
-    (void)key;
+    if (key.len != 8) /* counts records: the lights need only the documents */
+        return true;
     json_t *doc = json_loadb(val.ptr, val.len, 0, NULL);
     if (!json_is_object(doc) || !jcstr(doc, "agency")[0]) {
         json_decref(doc);
@@ -1699,6 +2123,14 @@ lf_err_t lf_incidents_act(lf_incidents_t *inc, uint64_t id, const char *body, si
         json_object_set_new(doc, "status", json_string(status_names[to]));
         if (!open_status(to) && open_status(status))
             rc = set_open_index(w, id, false);
+        counts_t cnt;
+        lf_err_t crc = rc == LF_OK ? counts_get(w, id, &cnt) : LF_ENOTFOUND;
+        if (crc == LF_OK) {
+            cnt.status = to;
+            rc = counts_put(w, id, &cnt);
+        } else if (crc != LF_ENOTFOUND) {
+            rc = crc;
+        }
     } else if (strcmp(action, "level") == 0) {
         json_int_t lv = json_integer_value(json_object_get(req, "level"));
         const char *reason = jcstr(req, "reason");

@@ -381,6 +381,126 @@ static void test_unknown_agency(void **state)
     assert_non_null(memmem(f->out.data, f->out.len, "\"XX-99\"", 7));
 }
 
+static int64_t jget(json_t *o, const char *key)
+{
+    return json_integer_value(json_object_get(o, key));
+}
+
+/* Repeated alerts only touch the counts record; alerts that add an entity,
+ * a tactic or a higher level change the document. Both show in the views. */
+static void test_counts_and_document(void **state)
+{
+    fixture_t *f = *state;
+    for (int i = 0; i < 5; i++) {
+        alert_spec_t s = {"TC-01",  "ssh-brute", "198.51.100.7", "web01",
+                          "TA0006", 2,           T0 + i * 1000};
+        raise_alert(f, &s, true);
+    }
+    /* Out of order (earlier first alert), a new host, a higher level. */
+    alert_spec_t early = {"TC-01", "ssh-brute", "198.51.100.7", "web01", "TA0006", 2, T0 - 5000};
+    raise_alert(f, &early, true);
+    alert_spec_t host2 = {"TC-01", "ssh-brute", "198.51.100.7", "web02", "TA0006", 2, T0 + 9000};
+    raise_alert(f, &host2, true);
+    alert_spec_t crit = {"TC-01", "ssh-brute", "198.51.100.7", "web01", "TA0004", 4, T0 + 8000};
+    raise_alert(f, &crit, true);
+    json_t *inc = get(f, 1);
+    assert_int_equal(jget(inc, "alert_count"), 8);
+    assert_int_equal(json_array_size(json_object_get(inc, "alerts")), 8);
+    assert_int_equal(jget(inc, "max_alert_level"), 4);
+    json_t *hosts = json_object_get(json_object_get(inc, "entities"), "host.name");
+    assert_int_equal(json_array_size(hosts), 2);
+    assert_int_equal(json_array_size(json_object_get(inc, "tactics")), 2);
+    /* Critical privilege escalation: severe integrity impact, level above 1. */
+    assert_true(jget(inc, "suggested_level") >= 2);
+    assert_string_equal(json_string_value(json_object_get(inc, "first_alert")),
+                        "2026-03-10T01:01:55.000Z");
+    assert_string_equal(json_string_value(json_object_get(inc, "last_alert")),
+                        "2026-03-10T01:02:09.000Z");
+    json_decref(inc);
+    /* The list shows the same counts. */
+    json_t *l = list(f, NULL, "TC-01");
+    json_t *li = json_array_get(json_object_get(l, "incidents"), 0);
+    assert_int_equal(jget(li, "alert_count"), 8);
+    json_decref(l);
+}
+
+/* A closed incident is not joined again: the status kept beside the counts
+ * follows the analyst's change. */
+static void test_closed_incident_not_joined(void **state)
+{
+    fixture_t *f = *state;
+    alert_spec_t s = {"TC-01", "ssh-brute", "198.51.100.7", "web01", "TA0006", 2, T0};
+    raise_alert(f, &s, true);
+    raise_alert(f, &s, true);
+    char err[512] = "";
+    assert_int_equal(
+        act(f, 1, "{\"action\":\"status\",\"status\":\"closed\",\"by\":\"amy\"}", err, sizeof err),
+        LF_OK);
+    s.time_ms = T0 + 1000;
+    raise_alert(f, &s, true);
+    assert_int_equal(incident_count(f, "TC-01"), 2);
+    json_t *inc = get(f, 1);
+    assert_int_equal(jget(inc, "alert_count"), 2);
+    assert_string_equal(json_string_value(json_object_get(inc, "status")), "closed");
+    json_decref(inc);
+    inc = get(f, 2);
+    assert_int_equal(jget(inc, "alert_count"), 1);
+    json_decref(inc);
+}
+
+/* Pages of one incident each: every incident once, each with its counts. */
+static void test_list_pages(void **state)
+{
+    fixture_t *f = *state;
+    static const char *const ips[] = {"198.51.100.1", "198.51.100.2", "198.51.100.3"};
+    for (int i = 0; i < 3; i++)
+        for (int n = 0; n <= i; n++) {
+            alert_spec_t s = {"TC-01", "ssh-brute", ips[i], "web01", "TA0006", 2, T0 + n};
+            raise_alert(f, &s, true);
+        }
+    char cursor[32] = "";
+    int seen = 0;
+    for (int page = 0; page < 4; page++) {
+        lf_incident_query_t q = {.limit = 1, .cursor = cursor, .now_ms = lf_time_now_ms()};
+        assert_int_equal(lf_incidents_list_json(f->inc, &q, &f->out), LF_OK);
+        json_t *o = json_loadb(f->out.data, f->out.len, 0, NULL);
+        assert_non_null(o);
+        json_t *items = json_object_get(o, "incidents");
+        if (json_array_size(items) == 1) {
+            json_t *it = json_array_get(items, 0);
+            /* Newest first: incident 3 has 3 alerts, 2 has 2, 1 has 1. */
+            assert_int_equal(jget(it, "id"), 3 - seen);
+            assert_int_equal(jget(it, "alert_count"), 3 - seen);
+            seen++;
+        }
+        snprintf(cursor, sizeof cursor, "%s", json_string_value(json_object_get(o, "next_cursor")));
+        json_decref(o);
+        if (!cursor[0])
+            break;
+    }
+    assert_int_equal(seen, 3);
+}
+
+/* A damaged joint record is logged and counted anew, nothing crashes. */
+static void test_damaged_joint_record(void **state)
+{
+    fixture_t *f = *state;
+    lf_store_wtx_t *w;
+    assert_int_equal(lf_store_update_begin(f->st, &w), LF_OK);
+    const char key[] = "taichung\x1fsource.ip=203.0.113.9";
+    assert_int_equal(lf_store_wtx_put(w, LF_TABLE_JOINT, key, sizeof key - 1, "\x01garbage", 8),
+                     LF_OK);
+    assert_int_equal(lf_store_update_commit(w), LF_OK);
+    static const char *const ag[] = {"TC-01", "CH-07", "NT-21"};
+    for (int i = 0; i < 3; i++) {
+        alert_spec_t s = {ag[i], "web-scan", "203.0.113.9", "web01", "TA0043", 2, T0 + i};
+        raise_alert(f, &s, true);
+    }
+    lf_incidents_stats_t st;
+    lf_incidents_stats(f->inc, &st);
+    assert_int_equal(st.joint_alerts, 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -391,6 +511,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_joint_needs_one_region_and_public_ip, setup, teardown),
         cmocka_unit_test_setup_teardown(test_actions, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unknown_agency, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_counts_and_document, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_closed_incident_not_joined, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_list_pages, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_damaged_joint_record, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
