@@ -4,10 +4,13 @@
  * Everything here runs on the loop thread unless a comment says otherwise.
  */
 #include "agent_batch.h"
+#include "agent_heartbeat.h"
+#include "agent_journald.h"
 #include "agent_reader.h"
 #include "agent_spool.h"
 #include "agent_state.h"
 #include "agent_syslog.h"
+#include "agent_yara.h"
 #include "lf_agent.h"
 #include "lf_log.h"
 #include "lf_time.h"
@@ -17,6 +20,7 @@
 #include <glob.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -108,6 +112,20 @@ typedef struct agent_listener {
     uint64_t skipped_logged; /* segment number whose torn end was logged */
 } agent_listener_t;
 
+/* A journald source: the journal, read like a file; its checkpoint is the
+ * cursor of the last entry journalled. */
+typedef struct agent_journald {
+    lf_agent_t *agent;
+    size_t index;
+    const lf_agent_journald_config_t *cfg;
+    const agent_origin_t *origin; /* (name, directory or "journald") */
+    lf_agent_journald_t *jd;
+    char key[128];                            /* checkpoint key: "journald:<name>" */
+    char checkpoint[LF_AGENT_CURSOR_MAX + 1]; /* "" = the beginning */
+    uv_poll_t poll;
+    bool read_error_logged;
+} agent_journald_t;
+
 typedef struct retired_watch {
     struct retired_watch *next;
     lf_kafka_queue_watch_t *w;
@@ -131,7 +149,11 @@ struct lf_agent {
     bool glob_limit_logged;
     agent_source_t *retired_sources; /* glob matches whose file is gone: closed at the end */
     agent_listener_t *listeners;
-    size_t nlisteners;
+    size_t nlisteners; /* configured listeners, then the YARA results spool (if any) */
+    lf_agent_yara_t *yara;
+    lf_agent_listener_config_t yara_spool_cfg;
+    agent_journald_t *journald;
+    size_t njournald;
     lf_agent_spool_budget_t spool_budget;
     bool spool_paused;
     uv_check_t spool_check;
@@ -161,6 +183,9 @@ struct lf_agent {
     char meta_err[256];
 
     uv_timer_t poll_timer, status_timer, meta_timer;
+    lf_agent_hb_t *hb;   /* heartbeats to lianfangd (agent_heartbeat.h) */
+    uv_timer_t hb_timer; /* every agent.heartbeat_interval */
+    lf_buf_t hb_wire;
     uv_signal_t sig_term, sig_int;
     bool signals;
     uv_async_t stop_async;
@@ -374,6 +399,58 @@ static void produce_wire(lf_agent_t *a, agent_entry_t *e, const lf_buf_t *wire)
     set_need_send(a, e, false);
 }
 
+/* Produces a heartbeat (LFH1): who the agent is, its counters and its
+ * enrolment proof, on the events topic keyed by agency, so it reaches
+ * lianfangd in order with the batches produced after it. Not journalled:
+ * a lost heartbeat is replaced by the next. Its delivery report carries
+ * opaque 0, which names no journal batch. */
+static void heartbeat_send(lf_agent_t *a)
+{
+    if (!a->hb || !a->producer)
+        return;
+    lf_agent_state_meta_t m;
+    lf_agent_state_get_meta(a->st, &m);
+    const uint64_t *values = (const uint64_t *)&a->ctr;
+    lf_wire_counter_t ctr[LF_AGENT_COUNTER_COUNT + 16];
+    size_t n = 0;
+    for (size_t i = 0; i < LF_AGENT_COUNTER_COUNT; i++)
+        ctr[n++] = (lf_wire_counter_t){lf_str_c(lf_agent_counter_names[i]), values[i]};
+    const struct {
+        const char *name;
+        uint64_t value;
+    } gauges[] = {
+        {"records_sent", m.next_seq > m.epoch_seq ? m.next_seq - m.epoch_seq : 0},
+        {"records_acked", m.acked + 1 > m.epoch_seq ? m.acked + 1 - m.epoch_seq : 0},
+        {"records_unacked", m.next_seq > m.acked + 1 ? m.next_seq - 1 - m.acked : 0},
+        {"unacked_batches", journal_len(a)},
+        {"unacked_bytes", a->unacked_bytes},
+        {"max_unacked_bytes", (uint64_t)a->cfg->limits.max_unacked_bytes},
+        {"spool_bytes", a->spool_budget.used},
+        {"spool_max_bytes", a->nlisteners ? a->spool_budget.max : 0},
+        {"sources", a->nsources},
+        {"listeners", a->nlisteners},
+    };
+    for (size_t i = 0; i < sizeof gauges / sizeof *gauges; i++)
+        ctr[n++] = (lf_wire_counter_t){lf_str_c(gauges[i].name), gauges[i].value};
+    lf_err_t rc = lf_agent_hb_encode(a->hb, ctr, n, &a->hb_wire);
+    if (rc != LF_OK) {
+        lf_warn(COMP, "heartbeat not built: %s", lf_strerror(rc));
+        return;
+    }
+    const char *agency = a->cfg->agent.agency;
+    rd_kafka_resp_err_t err = rd_kafka_producev(
+        a->producer, RD_KAFKA_V_TOPIC(a->cfg->kafka.topic_events),
+        RD_KAFKA_V_KEY(agency, strlen(agency)), RD_KAFKA_V_VALUE(a->hb_wire.data, a->hb_wire.len),
+        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE(NULL), RD_KAFKA_V_END);
+    if (err)
+        lf_debug(COMP, "heartbeat not queued: %s (the next one follows)", rd_kafka_err2str(err));
+}
+
+static void on_hb_timer(uv_timer_t *t)
+{
+    heartbeat_send(t->data);
+}
+
 static void entry_lose(lf_agent_t *a, agent_entry_t *e, const char *why)
 {
     lf_error(COMP,
@@ -403,20 +480,23 @@ static const lf_agent_recfmt_t *source_format(lf_agent_t *a, const lf_agent_jbat
     return lf_str_eq_c(jb->source, s->cfg->name) ? &s->fmt : NULL;
 }
 
+static lf_err_t journald_rebuild(lf_agent_t *a, agent_entry_t *e);
+
 /* Rebuilds e's batch from its file (or as loss placeholders) and produces it. */
 static void entry_resend(lf_agent_t *a, agent_entry_t *e)
 {
     lf_err_t rc = LF_OK;
     if (!(e->jb.flags & LF_AGENT_JBATCH_LOST)) {
-        rc = (e->jb.flags & LF_AGENT_JBATCH_SPOOL)
+        rc = (e->jb.flags & LF_AGENT_JBATCH_JOURNALD) ? journald_rebuild(a, e)
+             : (e->jb.flags & LF_AGENT_JBATCH_SPOOL)
                  ? lf_agent_spool_rebuild(e->file->fd, &a->ids, &e->jb, &a->wire)
                  : lf_agent_batch_rebuild(e->file->fd, &a->ids, &e->jb, source_format(a, &e->jb),
                                           &a->wire);
         if (rc == LF_EPARSE)
             entry_lose(a, e, "file was truncated or rewritten");
         else if (rc != LF_OK) {
-            lf_error(COMP, "%s: re-read seq %" PRIu64 ": %s (will retry)", e->file->path,
-                     e->jb.first_seq, lf_strerror(rc));
+            lf_error(COMP, "%s: re-read seq %" PRIu64 ": %s (will retry)",
+                     e->file ? e->file->path : e->jb.path.ptr, e->jb.first_seq, lf_strerror(rc));
             set_need_send(a, e, true);
             return;
         }
@@ -595,6 +675,7 @@ static void producer_recreate(lf_agent_t *a)
 
 static void source_service(agent_source_t *s, int64_t now);
 static void listener_read(agent_listener_t *l);
+static void journald_read(agent_journald_t *s);
 static void spool_resume_check(lf_agent_t *a);
 
 static void pump(lf_agent_t *a)
@@ -605,6 +686,8 @@ static void pump(lf_agent_t *a)
             source_service(a->sources[i], now);
     for (size_t i = 0; i < a->nlisteners && !a->stopping; i++)
         listener_read(&a->listeners[i]);
+    for (size_t i = 0; i < a->njournald && !a->stopping; i++)
+        journald_read(&a->journald[i]);
 }
 
 static void apply_ack(lf_agent_t *a, uint64_t w)
@@ -1372,7 +1455,7 @@ static lf_err_t listener_new(lf_agent_t *a, size_t i, char *errstr, size_t errle
     agent_listener_t *l = &a->listeners[i];
     l->agent = a;
     l->index = i;
-    l->cfg = &cfg->listeners[i];
+    l->cfg = i < cfg->listener_count ? &cfg->listeners[i] : &a->yara_spool_cfg;
     snprintf(l->key, sizeof l->key, "spool:%s", l->cfg->name);
     lf_err_t rc = lf_agent_spool_reader_init(&l->reader, (size_t)l->cfg->max_frame_bytes);
     if (rc != LF_OK)
@@ -1398,6 +1481,14 @@ static lf_err_t listener_new(lf_agent_t *a, size_t i, char *errstr, size_t errle
                                  .spooled = on_spooled,
                                  .full = on_spool_full,
                                  .opaque = a};
+    if (i >= cfg->listener_count) {
+        /* The YARA match records: a spool read like a listener's, no socket. */
+        lf_agent_yara_env_t yenv = {
+            .loop = &a->loop, .cfg = cfg, .spool = l->spool, .spooled = on_spooled, .opaque = a};
+        rc = lf_agent_yara_new(&yenv, &a->yara, errstr, errlen);
+        l->origin = origin_intern(a, lf_str_c(l->cfg->name), lf_str_c("yara://scan"));
+        return rc != LF_OK ? rc : l->origin ? LF_OK : LF_ENOMEM;
+    }
     rc = lf_agent_syslog_new(l->cfg, &env, &l->net, errstr, errlen);
     if (rc != LF_OK)
         return rc;
@@ -1459,6 +1550,179 @@ static agent_file_t *spool_entry_file(lf_agent_t *a, const lf_agent_jbatch_t *b)
     snprintf(path, sizeof path, "%s/spool/%.*s/-", a->cfg->agent.state_dir, (int)b->source.len,
              b->source.ptr);
     return file_get(a, b->dev, b->ino, path);
+}
+
+/* ---- journald sources ----------------------------------------------------- */
+
+/* The checkpoint value meaning "the beginning of the journal" (a source that
+ * started on an empty journal). */
+#define JOURNALD_AT_BEGINNING "^"
+
+/* Journals the journald batch built in a->wire together with the cursor
+ * checkpoint, then produces it. false when the state refused it. */
+static bool journald_commit(lf_agent_t *a, agent_journald_t *s, lf_agent_jbatch_t *jb,
+                            uint32_t count, uint32_t truncated, lf_str_t first, lf_str_t last)
+{
+    lf_wire_batch_finish(&a->wire, count);
+    jb->count = count;
+    jb->bytes = a->wire.len;
+    agent_entry_t *e = journal_push(a);
+    lf_err_t src =
+        e ? lf_agent_state_commit_batch_cursor(a->st, jb, s->key, first, last) : LF_ENOMEM;
+    if (src != LF_OK) {
+        if (e)
+            a->tail--;
+        if (!a->state_error_logged)
+            lf_error(COMP, "state: journal batch of journald source %s: %s; reading paused",
+                     s->cfg->name, lf_strerror(src));
+        a->state_error_logged = true;
+        return false;
+    }
+    a->state_error_logged = false;
+    if (journal_len(a) == 1)
+        a->last_progress_ms = lf_time_mono_ms();
+    a->meta.next_seq = jb->first_seq + count;
+    memcpy(s->checkpoint, last.ptr, last.len);
+    s->checkpoint[last.len] = '\0';
+    e->jb = *jb;
+    a->unacked_bytes += jb->bytes;
+    a->ctr.records_read += count;
+    a->ctr.records_truncated += truncated;
+    a->ctr.batches_produced++;
+    a->ctr.bytes_produced += jb->bytes;
+    produce_wire(a, e, &a->wire);
+    return true;
+}
+
+/* Reads the journal into batches until it has nothing more or backpressure. */
+static void journald_read(agent_journald_t *s)
+{
+    lf_agent_t *a = s->agent;
+    const lf_agent_limits_config_t *l = &a->cfg->limits;
+    const lf_agent_batch_limits_t limits = {.max_records = (uint32_t)l->batch_max_records,
+                                            .max_bytes = (uint64_t)l->batch_max_bytes,
+                                            .max_record = (uint32_t)l->max_record_bytes};
+    while (!a->stopping && !backpressured(a)) {
+        lf_agent_jbatch_t jb = {
+            .first_seq = a->meta.next_seq,
+            .flags = LF_AGENT_JBATCH_JOURNALD,
+            .source_index = (uint32_t)s->index,
+            .max_record = (uint32_t)l->max_record_bytes,
+            .read_time_ms = lf_time_now_ms(),
+            .source = lf_str_c(s->origin->name),
+            .path = lf_str_c(s->origin->path),
+        };
+        lf_wire_batch_header_t h;
+        lf_agent_batch_header(&a->ids, &jb, &h);
+        lf_err_t rc = lf_wire_batch_begin(&a->wire, &h);
+        uint32_t count = 0, truncated = 0;
+        lf_str_t first = LF_STR_NULL, last = LF_STR_NULL;
+        if (rc == LF_OK)
+            rc =
+                lf_agent_journald_fill(s->jd, &limits, &a->wire, &count, &truncated, &first, &last);
+        if (rc == LF_EIO && !s->read_error_logged) {
+            lf_error(COMP, "journald source %s: read %s: %s; retrying", s->cfg->name,
+                     s->origin->path, strerror(errno));
+            s->read_error_logged = true;
+        } else if (rc == LF_OK || rc == LF_ENOTFOUND) {
+            s->read_error_logged = false;
+        } else if (rc != LF_EIO) {
+            lf_error(COMP, "journald source %s: batch: %s", s->cfg->name, lf_strerror(rc));
+        }
+        if (count == 0)
+            return;
+        if (!journald_commit(a, s, &jb, count, truncated, first, last)) {
+            /* Back to the last journalled entry: read again next time. */
+            lf_agent_journald_seek(s->jd, s->checkpoint, false, NULL, NULL);
+            return;
+        }
+        if (rc != LF_OK)
+            return;
+    }
+}
+
+static void on_journald_poll(uv_poll_t *h, int status, int events)
+{
+    agent_journald_t *s = h->data;
+    if (s->agent->stopping)
+        return;
+    lf_agent_journald_process(s->jd);
+    journald_read(s);
+}
+
+/* Start-up: opens the journal of source i and positions it after its
+ * checkpoint (or where start_at says, checkpointing that at once). */
+static lf_err_t journald_new(lf_agent_t *a, size_t i, char *errstr, size_t errlen)
+{
+    agent_journald_t *s = &a->journald[i];
+    s->agent = a;
+    s->index = i;
+    s->cfg = &a->cfg->journald[i];
+    snprintf(s->key, sizeof s->key, "journald:%s", s->cfg->name);
+    s->origin = origin_intern(a, lf_str_c(s->cfg->name), lf_str_c(lf_agent_journald_path(s->cfg)));
+    if (!s->origin)
+        return LF_ENOMEM;
+    lf_err_t rc = lf_agent_journald_open(s->cfg, (uint32_t)a->cfg->limits.max_record_bytes, &s->jd,
+                                         errstr, errlen);
+    if (rc != LF_OK)
+        return rc;
+    char stored[LF_AGENT_CURSOR_MAX + 1];
+    bool have = lf_agent_state_get_cursor(a->st, s->key, stored) == LF_OK;
+    bool found = true;
+    if (have && strcmp(stored, JOURNALD_AT_BEGINNING) != 0) {
+        rc = lf_agent_journald_seek(s->jd, stored, false, s->checkpoint, &found);
+        if (rc == LF_OK && !found)
+            lf_warn(COMP,
+                    "journald source %s: the last entry read before (%s) is no longer in the "
+                    "journal (vacuumed while the agent was stopped); entries removed with it "
+                    "that were not read are lost; continuing after where it was",
+                    s->cfg->name, stored);
+    } else {
+        bool at_end = !have && s->cfg->start_at == LF_AGENT_START_END;
+        rc = lf_agent_journald_seek(s->jd, NULL, at_end, s->checkpoint, NULL);
+        if (rc == LF_OK && !have) {
+            lf_str_t c = lf_str_c(s->checkpoint[0] ? s->checkpoint : JOURNALD_AT_BEGINNING);
+            lf_err_t prc = lf_agent_state_put_cursor(a->st, s->key, c);
+            if (prc != LF_OK)
+                lf_error(COMP, "state: checkpoint %s: %s", s->key, lf_strerror(prc));
+        }
+    }
+    if (rc != LF_OK) {
+        snprintf(errstr, errlen, "journald source %s: cannot position in %s: %s", s->cfg->name,
+                 s->origin->path, strerror(errno));
+        return rc;
+    }
+    lf_info(COMP, "journald source %s: reading %s %s", s->cfg->name, s->origin->path,
+            s->checkpoint[0] ? "after its checkpoint" : "from its beginning");
+    return LF_OK;
+}
+
+/* Re-reads journal batch e from its journald source. A batch whose entries
+ * are gone is marked lost here (the caller sends placeholders). */
+static lf_err_t journald_rebuild(lf_agent_t *a, agent_entry_t *e)
+{
+    agent_journald_t *s = NULL;
+    for (size_t i = 0; i < a->njournald && !s; i++)
+        if (lf_str_eq_c(e->jb.source, a->journald[i].cfg->name))
+            s = &a->journald[i];
+    char first[LF_AGENT_CURSOR_MAX + 1], last[LF_AGENT_CURSOR_MAX + 1];
+    lf_err_t rc = lf_agent_state_batch_cursors(a->st, e->jb.first_seq, first, last);
+    if (rc != LF_OK && rc != LF_ENOTFOUND)
+        return rc;
+    if (rc == LF_ENOTFOUND || !s) {
+        entry_lose(a, e,
+                   rc == LF_ENOTFOUND ? "the journal entry's cursors are unreadable"
+                                      : "the journald source is no longer configured");
+        return LF_OK;
+    }
+    rc = lf_agent_journald_rebuild(s->jd, &a->ids, &e->jb, first, last, &a->wire);
+    if (rc == LF_EPARSE) {
+        entry_lose(a, e,
+                   "its journal entries are gone (vacuumed, or their journal file was "
+                   "removed) before they were acknowledged");
+        return LF_OK;
+    }
+    return rc;
 }
 
 /* ---- timers, signals, life cycle ---------------------------------------- */
@@ -1541,12 +1805,14 @@ static void agent_shutdown(lf_agent_t *a)
      * spool, read at the next start. */
     for (size_t i = 0; i < a->nlisteners; i++)
         lf_agent_syslog_close(a->listeners[i].net);
+    lf_agent_yara_stop(a->yara);
     if (a->nlisteners)
         spool_flush_all(a, true);
     close_handle((uv_handle_t *)&a->spool_check);
     close_handle((uv_handle_t *)&a->spool_timer);
     uv_timer_stop(&a->poll_timer);
     uv_timer_stop(&a->status_timer);
+    uv_timer_stop(&a->hb_timer);
     uv_timer_stop(&a->meta_timer);
     if (a->producer) {
         rd_kafka_resp_err_t err = rd_kafka_flush(a->producer, SHUTDOWN_FLUSH_MS);
@@ -1561,6 +1827,7 @@ static void agent_shutdown(lf_agent_t *a)
     watch_retire(a, &a->consumer_watch);
     close_handle((uv_handle_t *)&a->poll_timer);
     close_handle((uv_handle_t *)&a->status_timer);
+    close_handle((uv_handle_t *)&a->hb_timer);
     close_handle((uv_handle_t *)&a->meta_timer);
     close_handle((uv_handle_t *)&a->stop_async);
     if (a->signals) {
@@ -1577,6 +1844,8 @@ static void agent_shutdown(lf_agent_t *a)
         close_handle((uv_handle_t *)&r->ev_file);
         close_handle((uv_handle_t *)&r->ev_dir);
     }
+    for (size_t i = 0; i < a->njournald; i++)
+        close_handle((uv_handle_t *)&a->journald[i].poll);
 }
 
 static void on_stop_async(uv_async_t *h)
@@ -1625,7 +1894,14 @@ lf_err_t lf_agent_new(const lf_agent_config_t *cfg, lf_agent_t **out, char *errs
     lf_buf_init(&a->wire,
                 (size_t)(cfg->limits.batch_max_bytes + cfg->limits.max_record_bytes) + WIRE_SLACK);
     a->ack_timeout_cur = cfg->limits.ack_timeout_ms;
+    lf_buf_init(&a->hb_wire, 64 * 1024);
+    uv_timer_init(&a->loop, &a->hb_timer);
+    a->hb_timer.data = a;
     *out = a;
+    lf_err_t hrc = lf_agent_hb_new(cfg, &a->hb, errstr, errlen);
+    if (hrc != LF_OK)
+        return hrc;
+    lf_agent_hb_capture_errors(a->hb);
 
     lf_agent_state_options_t so = {.map_size = (uint64_t)cfg->limits.state_map_size,
                                    .sync = cfg->limits.state_sync,
@@ -1649,7 +1925,8 @@ lf_err_t lf_agent_new(const lf_agent_config_t *cfg, lf_agent_t **out, char *errs
         return rc;
     }
     /* Listeners: their spools (journal entries refer to segments) and sockets. */
-    a->nlisteners = cfg->listener_count;
+    a->nlisteners = cfg->listener_count + (cfg->yara_scan_count ? 1 : 0);
+    lf_agent_yara_spool_config(cfg, &a->yara_spool_cfg);
     a->listeners = calloc(a->nlisteners ? a->nlisteners : 1, sizeof *a->listeners);
     if (!a->listeners)
         return LF_ENOMEM;
@@ -1661,8 +1938,8 @@ lf_err_t lf_agent_new(const lf_agent_config_t *cfg, lf_agent_t **out, char *errs
     /* Re-open the file of every journalled batch by identity. */
     for (size_t i = a->head; i < a->tail; i++) {
         agent_entry_t *e = &a->ents[i];
-        if (e->jb.flags & LF_AGENT_JBATCH_LOST)
-            continue;
+        if (e->jb.flags & (LF_AGENT_JBATCH_LOST | LF_AGENT_JBATCH_JOURNALD))
+            continue; /* journald batches are re-read from the journal */
         bool spool = e->jb.flags & LF_AGENT_JBATCH_SPOOL;
         e->file =
             spool ? spool_entry_file(a, &e->jb) : file_get(a, e->jb.dev, e->jb.ino, e->jb.path.ptr);
@@ -1675,6 +1952,15 @@ lf_err_t lf_agent_new(const lf_agent_config_t *cfg, lf_agent_t **out, char *errs
     }
     for (size_t i = 0; i < a->nlisteners; i++)
         listener_resume(&a->listeners[i]);
+    a->njournald = cfg->journald_count;
+    a->journald = calloc(a->njournald ? a->njournald : 1, sizeof *a->journald);
+    if (!a->journald)
+        return LF_ENOMEM;
+    for (size_t i = 0; i < a->njournald; i++) {
+        rc = journald_new(a, i, errstr, errlen);
+        if (rc != LF_OK)
+            return rc;
+    }
 
     a->sources = calloc(LF_AGENT_MAX_SOURCES, sizeof *a->sources);
     a->patterns = calloc(cfg->source_count ? cfg->source_count : 1, sizeof *a->patterns);
@@ -1729,13 +2015,23 @@ lf_err_t lf_agent_run(lf_agent_t *a, bool handle_signals)
         uv_run(&a->loop, UV_RUN_DEFAULT);
         return LF_EIO;
     }
-    /* Start-up re-send: every journalled batch goes out before new reading. */
+    /* The heartbeat first, so lianfangd knows (and enrols) the agent before
+     * its batches; then the start-up re-send: every journalled batch goes
+     * out before new reading. */
+    heartbeat_send(a);
+    uv_timer_start(&a->hb_timer, on_hb_timer, (uint64_t)cfg->agent.heartbeat_interval_ms,
+                   (uint64_t)cfg->agent.heartbeat_interval_ms);
     a->last_progress_ms = lf_time_mono_ms();
     resend_all(a);
     for (size_t i = 0; i < a->nlisteners; i++) {
         char err[512];
         if (lf_agent_syslog_start(a->listeners[i].net, err, sizeof err) != LF_OK)
             lf_error(COMP, "%s", err);
+    }
+    if (a->yara) {
+        char err[512];
+        if (lf_agent_yara_start(a->yara, err, sizeof err) != LF_OK)
+            lf_error(COMP, "YARA scans: %s (scanning with the rule set kept, if any)", err);
     }
     if (a->nlisteners && cfg->limits.spool_sync == LF_AGENT_SPOOL_SYNC_CFG_INTERVAL)
         uv_timer_start(&a->spool_timer, on_spool_timer,
@@ -1744,6 +2040,19 @@ lf_err_t lf_agent_run(lf_agent_t *a, bool handle_signals)
     for (size_t i = 0; i < a->nsources; i++)
         if (a->sources[i])
             source_watch_start(a->sources[i]);
+    for (size_t i = 0; i < a->njournald; i++) {
+        int events = 0, fd = lf_agent_journald_fd(a->journald[i].jd, &events);
+        if (fd < 0 || uv_poll_init(&a->loop, &a->journald[i].poll, fd) != 0) {
+            lf_warn(COMP,
+                    "journald source %s: no change notification; read every "
+                    "limits.poll_interval",
+                    a->journald[i].cfg->name);
+            continue;
+        }
+        a->journald[i].poll.data = &a->journald[i];
+        uv_poll_start(&a->journald[i].poll, (events & POLLOUT ? UV_WRITABLE : 0) | UV_READABLE,
+                      on_journald_poll);
+    }
     uv_timer_start(&a->poll_timer, on_poll_timer, 0, (uint64_t)cfg->limits.poll_interval_ms);
     uv_timer_start(&a->status_timer, on_status_timer, (uint64_t)cfg->agent.status_interval_ms,
                    (uint64_t)cfg->agent.status_interval_ms);
@@ -1774,10 +2083,12 @@ void lf_agent_free(lf_agent_t *a)
         /* Never ran (or failed to start): close the handles made in new. */
         a->stopping = true;
         close_handle((uv_handle_t *)&a->stop_async);
+        close_handle((uv_handle_t *)&a->hb_timer);
         close_handle((uv_handle_t *)&a->spool_check);
         close_handle((uv_handle_t *)&a->spool_timer);
         for (size_t i = 0; a->listeners && i < a->nlisteners; i++)
             lf_agent_syslog_close(a->listeners[i].net);
+        lf_agent_yara_stop(a->yara);
         for (size_t i = 0; a->sources && i < a->nsources; i++) {
             if (a->sources[i]) {
                 close_handle((uv_handle_t *)&a->sources[i]->ev_file);
@@ -1835,6 +2146,7 @@ void lf_agent_free(lf_agent_t *a)
         free(f->path);
         free(f);
     }
+    lf_agent_yara_free(a->yara);
     for (size_t i = 0; a->listeners && i < a->nlisteners; i++) {
         agent_listener_t *l = &a->listeners[i];
         lf_agent_syslog_free(l->net);
@@ -1842,6 +2154,9 @@ void lf_agent_free(lf_agent_t *a)
         lf_agent_spool_close(l->spool);
     }
     free(a->listeners);
+    for (size_t i = 0; a->journald && i < a->njournald; i++)
+        lf_agent_journald_close(a->journald[i].jd);
+    free(a->journald);
     for (agent_origin_t *o = a->origins, *n; o; o = n) {
         n = o->next;
         free(o->name);
@@ -1849,6 +2164,8 @@ void lf_agent_free(lf_agent_t *a)
         free(o);
     }
     lf_buf_free(&a->wire);
+    lf_buf_free(&a->hb_wire);
+    lf_agent_hb_free(a->hb);
     lf_agent_state_close(a->st);
     free(a);
 }

@@ -1,5 +1,6 @@
 #include "agent_syslog.h"
 #include "agent_encoding.h"
+#include "agent_yara.h"
 #include "lf_agent.h"
 #include "lf_wire.h"
 
@@ -33,6 +34,19 @@ static const lf_config_option_t agent_options[] = {
                     "Lowest level logged to stderr."),
     LF_CFG_OPT_DURATION("status_interval", lf_agent_identity_config_t, status_interval_ms, "60s",
                         1000, 86400000, "How often the counters are logged and persisted."),
+    LF_CFG_OPT_DURATION("heartbeat_interval", lf_agent_identity_config_t, heartbeat_interval_ms,
+                        "30s", 1000, 3600000,
+                        "How often the agent sends lianfangd a heartbeat (who it is, its "
+                        "counters, its enrolment proof); also sent at start, before any batch. "
+                        "The dashboard shows an agent as silent after three intervals without "
+                        "one (api.agent_silent_after)."),
+    LF_CFG_OPT_STRING("enrolment_token_file", lf_agent_identity_config_t, enrolment_token_file, "",
+                      "File holding this agency's enrolment token (its first line), given by "
+                      "the SOC; it must not be readable by other users (chmod 0600 or 0640). "
+                      "The token never travels: heartbeats carry an HMAC proof made with it. "
+                      "Empty: the environment variable LIANFANG_ENROLMENT_TOKEN, else no "
+                      "enrolment (shown as not enrolled; refused where lianfangd requires "
+                      "enrolment)."),
     LF_CFG_END};
 
 static const lf_config_option_t source_options[] = {
@@ -120,6 +134,26 @@ static const lf_config_option_t listener_options[] = {
                     "verifies). A failed handshake is counted and logged with the reason."),
     LF_CFG_END};
 
+static const lf_config_option_t journald_options[] = {
+    {.name = "name",
+     .type = LF_CFG_STRING,
+     .offset = offsetof(lf_agent_journald_config_t, name),
+     .required = true,
+     .description = "Source name stamped on its batches, e.g. journald; also names its cursor "
+                    "checkpoint in the state (letters, digits, '.', '_', '-')."},
+    LF_CFG_OPT_STRLIST("matches", lf_agent_journald_config_t, matches, match_count, 64,
+                       "Journal field matches FIELD=value, e.g. _SYSTEMD_UNIT=sshd.service: "
+                       "matches of one field are alternatives, matches of different fields "
+                       "must all hold. Empty (default): every entry."),
+    LF_CFG_OPT_ENUM("start_at", lf_agent_journald_config_t, start_at, "end", start_at_choices,
+                    "Where a source without a checkpoint starts: after the newest entry (end) "
+                    "or at the oldest entry still in the journal (beginning)."),
+    LF_CFG_OPT_STRING("directory", lf_agent_journald_config_t, directory, "",
+                      "Read the journal files of this directory (e.g. the output of "
+                      "systemd-journal-remote) instead of the local system journal. The agent's "
+                      "user needs read access (group systemd-journal)."),
+    LF_CFG_END};
+
 static const lf_config_option_t limits_options[] = {
     LF_CFG_OPT_SIZE("max_record_bytes", lf_agent_limits_config_t, max_record_bytes, "64KiB", 256,
                     16 << 20,
@@ -191,8 +225,19 @@ const lf_config_option_t lf_agent_config_options[] = {
                     lf_agent_listener_config_t, listener_options, LF_AGENT_MAX_LISTENERS,
                     "Syslog listeners for network devices (UDP, TCP, TLS); what they receive is "
                     "spooled on disk until lianfangd has stored it."),
+    LF_CFG_OPT_LIST("journald", lf_agent_config_t, journald, journald_count,
+                    lf_agent_journald_config_t, journald_options, LF_AGENT_MAX_JOURNALD,
+                    "systemd journal sources (sd-journal): one record per entry, a JSON object "
+                    "of its journal fields; the checkpoint is the journal cursor."),
     LF_CFG_OPT_SECTION("limits", lf_agent_config_t, limits, limits_options,
                        "Record, batch and memory bounds; timeouts."),
+    LF_CFG_OPT_LIST("yara_scans", lf_agent_config_t, yara_scans, yara_scan_count,
+                    lf_agent_yara_scan_config_t, lf_agent_yara_scan_options,
+                    LF_AGENT_MAX_YARA_SCANS,
+                    "Directories scanned with the YARA rule set lianfangd publishes (on change "
+                    "and on a schedule); a match is sent as an alert event."),
+    LF_CFG_OPT_SECTION("yara", lf_agent_config_t, yara, lf_agent_yara_options,
+                       "Bounds of the YARA file scans (all targets together)."),
     LF_CFG_END};
 
 static lf_err_t fill_host_default(char **field)
@@ -278,6 +323,57 @@ static lf_err_t validate_listeners(const char *name, lf_agent_config_t *cfg, cha
     return LF_OK;
 }
 
+/* A journal match: FIELD=value, FIELD of upper-case letters, digits and '_',
+ * not starting with a digit (sd_journal_add_match's rule). */
+static bool journal_match_ok(const char *m)
+{
+    const char *eq = strchr(m, '=');
+    if (!eq || eq == m || (m[0] >= '0' && m[0] <= '9'))
+        return false;
+    for (const char *p = m; p < eq; p++)
+        if (!((*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '_'))
+            return false;
+    return true;
+}
+
+static lf_err_t validate_journald(const char *name, lf_agent_config_t *cfg, char *errstr,
+                                  size_t errlen)
+{
+    for (size_t i = 0; i < cfg->journald_count; i++) {
+        const lf_agent_journald_config_t *s = &cfg->journald[i];
+        if (!name_ok(s->name)) {
+            snprintf(errstr, errlen,
+                     "%s: journald[%zu].name: 1 to 64 letters, digits, '.', '_' or '-'", name, i);
+            return LF_ECONFIG;
+        }
+        for (size_t j = 0; j < i; j++) {
+            if (!strcmp(cfg->journald[j].name, s->name)) {
+                snprintf(errstr, errlen,
+                         "%s: journald[%zu].name: %s is already used by journald[%zu]", name, i,
+                         s->name, j);
+                return LF_ECONFIG;
+            }
+        }
+        for (size_t m = 0; m < s->match_count; m++) {
+            if (!journal_match_ok(s->matches[m])) {
+                snprintf(errstr, errlen,
+                         "%s: journald[%zu].matches[%zu]: '%s' is not FIELD=value with FIELD in "
+                         "upper-case letters, digits and '_' (e.g. _SYSTEMD_UNIT=sshd.service)",
+                         name, i, m, s->matches[m]);
+                return LF_ECONFIG;
+            }
+        }
+        if (s->directory && *s->directory &&
+            (s->directory[0] != '/' || strlen(s->directory) > 511)) {
+            snprintf(errstr, errlen,
+                     "%s: journald[%zu].directory: must be an absolute path of at most 511 bytes",
+                     name, i);
+            return LF_ECONFIG;
+        }
+    }
+    return LF_OK;
+}
+
 static lf_err_t validate(const char *name, lf_agent_config_t *cfg, char *errstr, size_t errlen)
 {
     lf_err_t rc = fill_host_default(&cfg->agent.id);
@@ -339,7 +435,10 @@ static lf_err_t validate(const char *name, lf_agent_config_t *cfg, char *errstr,
             }
         }
     }
-    return validate_listeners(name, cfg, errstr, errlen);
+    lf_err_t lrc = validate_journald(name, cfg, errstr, errlen);
+    if (lrc == LF_OK)
+        lrc = validate_listeners(name, cfg, errstr, errlen);
+    return lrc == LF_OK ? lf_agent_yara_config_validate(name, cfg, errstr, errlen) : lrc;
 }
 
 lf_err_t lf_agent_config_load(const char *path, bool missing_ok, lf_agent_config_t *cfg,

@@ -261,6 +261,53 @@ static size_t jbatch_size(const lf_agent_jbatch_t *b)
     return JBATCH_FIXED + 2 + b->source.len + 2 + b->path.len;
 }
 
+/* The value of a journald batch ends with the cursors of its first and last
+ * entry, each u16 LE length + bytes, after the path. */
+static size_t cursors_size(lf_str_t first, lf_str_t last)
+{
+    return 2 + first.len + 2 + last.len;
+}
+
+static void cursors_encode(lf_str_t first, lf_str_t last, uint8_t *p)
+{
+    p[0] = (uint8_t)first.len;
+    p[1] = (uint8_t)(first.len >> 8);
+    memcpy(p + 2, first.ptr, first.len);
+    p += 2 + first.len;
+    p[0] = (uint8_t)last.len;
+    p[1] = (uint8_t)(last.len >> 8);
+    memcpy(p + 2, last.ptr, last.len);
+}
+
+/* The cursors after the path of a journald batch's value; false when absent
+ * or malformed. */
+static bool cursors_decode(const MDB_val *v, lf_str_t *first, lf_str_t *last)
+{
+    if (v->mv_size < JBATCH_FIXED + 4)
+        return false;
+    const uint8_t *p = v->mv_data, *end = p + v->mv_size;
+    if (!(get32le(p) & LF_AGENT_JBATCH_JOURNALD))
+        return false;
+    p += JBATCH_FIXED;
+    for (int skip = 0; skip < 2; skip++) { /* source, path */
+        size_t n = (size_t)p[0] | ((size_t)p[1] << 8);
+        if ((size_t)(end - p) < 2 + n + 2)
+            return false;
+        p += 2 + n;
+    }
+    size_t n = (size_t)p[0] | ((size_t)p[1] << 8);
+    if ((size_t)(end - p) < 2 + n + 2)
+        return false;
+    *first = lf_str_n((const char *)p + 2, n);
+    p += 2 + n;
+    n = (size_t)p[0] | ((size_t)p[1] << 8);
+    if ((size_t)(end - p) != 2 + n)
+        return false;
+    *last = lf_str_n((const char *)p + 2, n);
+    return first->len > 0 && last->len > 0 && first->len <= LF_AGENT_CURSOR_MAX &&
+           last->len <= LF_AGENT_CURSOR_MAX;
+}
+
 static void jbatch_encode(const lf_agent_jbatch_t *b, uint8_t *p)
 {
     put32le(p, b->flags);
@@ -308,7 +355,8 @@ static bool jbatch_decode(const MDB_val *k, const MDB_val *v, lf_agent_jbatch_t 
     b->source = lf_str_n((const char *)p + 2, n);
     p += 2 + n;
     n = (size_t)p[0] | ((size_t)p[1] << 8);
-    if ((size_t)(end - p) != 2 + n)
+    if ((b->flags & LF_AGENT_JBATCH_JOURNALD) ? (size_t)(end - p) < 2 + n
+                                              : (size_t)(end - p) != 2 + n)
         return false;
     b->path = lf_str_n((const char *)p + 2, n);
     return b->count > 0;
@@ -332,13 +380,35 @@ static void get_filepos(const MDB_val *v, lf_agent_filepos_t *pos)
     pos->read_offset = get64le(p + 16);
 }
 
-lf_err_t lf_agent_state_commit_batch(lf_agent_state_t *st, const lf_agent_jbatch_t *b,
-                                     const char *path, const lf_agent_filepos_t *pos)
+/* The meta key of a cursor checkpoint: "cursor:<key>". */
+#define CURSOR_PREFIX "cursor:"
+
+static int put_cursor(MDB_txn *txn, MDB_dbi dbi, const char *key, lf_str_t cursor)
+{
+    char mk[sizeof CURSOR_PREFIX + 512];
+    int n = snprintf(mk, sizeof mk, "%s%s", CURSOR_PREFIX, key);
+    MDB_val k = {(size_t)n, mk}, v = {cursor.len, (void *)cursor.ptr};
+    return mdb_put(txn, dbi, &k, &v, 0);
+}
+
+static bool cursor_ok(lf_str_t c)
+{
+    return c.len > 0 && c.len <= LF_AGENT_CURSOR_MAX;
+}
+
+/* One transaction: journal entry b, next_seq, and either the file checkpoint
+ * (pos) or the cursor checkpoint (cursors). */
+static lf_err_t commit_batch(lf_agent_state_t *st, const lf_agent_jbatch_t *b, const char *path,
+                             const lf_agent_filepos_t *pos, const lf_str_t *cursors)
 {
     if (st->readonly)
         return LF_EINVAL;
     if (b->first_seq != st->m.next_seq || b->count == 0 || b->source.len > UINT16_MAX ||
         b->path.len > UINT16_MAX || !*path || strlen(path) > 511)
+        return LF_EINVAL;
+    bool journald = (b->flags & LF_AGENT_JBATCH_JOURNALD) != 0;
+    if (journald != (cursors != NULL) ||
+        (cursors && (!cursor_ok(cursors[0]) || !cursor_ok(cursors[1]))))
         return LF_EINVAL;
     MDB_txn *txn;
     int rc = mdb_txn_begin(st->env, NULL, 0, &txn);
@@ -346,14 +416,19 @@ lf_err_t lf_agent_state_commit_batch(lf_agent_state_t *st, const lf_agent_jbatch
         return map_rc(rc);
     uint8_t key[8];
     put64be(key, b->first_seq);
-    MDB_val k = {8, key}, v = {jbatch_size(b), NULL};
+    size_t size = jbatch_size(b);
+    MDB_val k = {8, key}, v = {size + (cursors ? cursors_size(cursors[0], cursors[1]) : 0), NULL};
     rc = mdb_put(txn, st->batches, &k, &v, MDB_RESERVE | MDB_NOOVERWRITE);
-    if (rc == 0)
+    if (rc == 0) {
         jbatch_encode(b, v.mv_data);
+        if (cursors)
+            cursors_encode(cursors[0], cursors[1], (uint8_t *)v.mv_data + size);
+    }
     if (rc == 0)
         rc = meta_put_u64(txn, st->meta, "next_seq", b->first_seq + b->count);
     if (rc == 0)
-        rc = put_filepos(txn, st->files, path, pos);
+        rc = cursors ? put_cursor(txn, st->meta, path, cursors[1])
+                     : put_filepos(txn, st->files, path, pos);
     if (rc != 0) {
         mdb_txn_abort(txn);
         return map_rc(rc);
@@ -363,6 +438,107 @@ lf_err_t lf_agent_state_commit_batch(lf_agent_state_t *st, const lf_agent_jbatch
         return map_rc(rc);
     st->m.next_seq = b->first_seq + b->count;
     return LF_OK;
+}
+
+lf_err_t lf_agent_state_commit_batch(lf_agent_state_t *st, const lf_agent_jbatch_t *b,
+                                     const char *path, const lf_agent_filepos_t *pos)
+{
+    return commit_batch(st, b, path, pos, NULL);
+}
+
+lf_err_t lf_agent_state_commit_batch_cursor(lf_agent_state_t *st, const lf_agent_jbatch_t *b,
+                                            const char *key, lf_str_t first, lf_str_t last)
+{
+    const lf_str_t cursors[2] = {first, last};
+    return commit_batch(st, b, key, NULL, cursors);
+}
+
+lf_err_t lf_agent_state_batch_cursors(lf_agent_state_t *st, uint64_t first_seq, char *first,
+                                      char *last)
+{
+    MDB_txn *txn;
+    int rc = mdb_txn_begin(st->env, NULL, MDB_RDONLY, &txn);
+    if (rc != 0)
+        return map_rc(rc);
+    uint8_t key[8];
+    put64be(key, first_seq);
+    MDB_val k = {8, key}, v;
+    rc = mdb_get(txn, st->batches, &k, &v);
+    lf_str_t f, l;
+    if (rc == 0 && !cursors_decode(&v, &f, &l))
+        rc = MDB_NOTFOUND;
+    if (rc == 0) {
+        memcpy(first, f.ptr, f.len);
+        first[f.len] = '\0';
+        memcpy(last, l.ptr, l.len);
+        last[l.len] = '\0';
+    }
+    mdb_txn_abort(txn);
+    return map_rc(rc);
+}
+
+lf_err_t lf_agent_state_put_cursor(lf_agent_state_t *st, const char *key, lf_str_t cursor)
+{
+    if (st->readonly || !*key || strlen(key) > 511 || !cursor_ok(cursor))
+        return LF_EINVAL;
+    MDB_txn *txn;
+    int rc = mdb_txn_begin(st->env, NULL, 0, &txn);
+    if (rc != 0)
+        return map_rc(rc);
+    rc = put_cursor(txn, st->meta, key, cursor);
+    if (rc != 0) {
+        mdb_txn_abort(txn);
+        return map_rc(rc);
+    }
+    return map_rc(mdb_txn_commit(txn));
+}
+
+lf_err_t lf_agent_state_get_cursor(lf_agent_state_t *st, const char *key, char *cursor)
+{
+    char mk[sizeof CURSOR_PREFIX + 512];
+    int n = snprintf(mk, sizeof mk, "%s%s", CURSOR_PREFIX, key);
+    if (n <= 0 || (size_t)n >= sizeof mk)
+        return LF_EINVAL;
+    MDB_txn *txn;
+    int rc = mdb_txn_begin(st->env, NULL, MDB_RDONLY, &txn);
+    if (rc != 0)
+        return map_rc(rc);
+    MDB_val k = {(size_t)n, mk}, v;
+    rc = mdb_get(txn, st->meta, &k, &v);
+    if (rc == 0 && !cursor_ok(lf_str_n(v.mv_data, v.mv_size)))
+        rc = MDB_CORRUPTED;
+    if (rc == 0) {
+        memcpy(cursor, v.mv_data, v.mv_size);
+        cursor[v.mv_size] = '\0';
+    }
+    mdb_txn_abort(txn);
+    return map_rc(rc);
+}
+
+lf_err_t lf_agent_state_foreach_cursor(lf_agent_state_t *st, lf_agent_cursor_cb cb, void *opaque)
+{
+    MDB_txn *txn;
+    int rc = mdb_txn_begin(st->env, NULL, MDB_RDONLY, &txn);
+    if (rc != 0)
+        return map_rc(rc);
+    MDB_cursor *cur;
+    rc = mdb_cursor_open(txn, st->meta, &cur);
+    lf_err_t err = map_rc(rc);
+    if (rc == 0) {
+        const size_t plen = sizeof CURSOR_PREFIX - 1;
+        MDB_val k = {plen, CURSOR_PREFIX}, v;
+        for (int crc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); crc == 0;
+             crc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+            if (k.mv_size < plen || memcmp(k.mv_data, CURSOR_PREFIX, plen) != 0)
+                break;
+            if (!cb(opaque, lf_str_n((const char *)k.mv_data + plen, k.mv_size - plen),
+                    lf_str_n(v.mv_data, v.mv_size)))
+                break;
+        }
+        mdb_cursor_close(cur);
+    }
+    mdb_txn_abort(txn);
+    return err;
 }
 
 lf_err_t lf_agent_state_put_file(lf_agent_state_t *st, const char *path,

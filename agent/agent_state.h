@@ -5,6 +5,8 @@
  *           "counters" (u64 LE array, lf_agent_counters_t order)
  *  batches  first_seq (u64 BE) -> journal entry of one produced batch
  *  files    source path -> {dev, inode, read_offset} of the file read there
+ *  meta     "cursor:<key>" -> journald cursor of the last entry a journald
+ *           source journalled (its read checkpoint)
  *
  * Every write is one LMDB transaction, so a crash (kill -9, power loss with
  * sync on) leaves the journal, next_seq and the file checkpoints mutually
@@ -29,6 +31,12 @@
 /* The batch's bytes are a range of a spool segment (records received by a
  * syslog listener), not of a tailed file; its wire batch carries senders. */
 #define LF_AGENT_JBATCH_SPOOL 0x2u
+/* The batch holds entries of a journald source: its value also carries the
+ * cursors of its first and last entry (lf_agent_state_batch_cursors()), and
+ * dev, ino, off_start, off_end are 0. */
+#define LF_AGENT_JBATCH_JOURNALD 0x4u
+/* Longest journald cursor the state keeps (systemd's are about 130 bytes). */
+#define LF_AGENT_CURSOR_MAX 512u
 
 typedef struct lf_agent_jbatch {
     uint64_t first_seq;
@@ -119,6 +127,26 @@ lf_err_t lf_agent_state_commit_batch(lf_agent_state_t *st, const lf_agent_jbatch
                                      const char *path, const lf_agent_filepos_t *pos);
 lf_err_t lf_agent_state_put_file(lf_agent_state_t *st, const char *path,
                                  const lf_agent_filepos_t *pos);
+/* journald sources: one transaction journals b (flags must include
+ * LF_AGENT_JBATCH_JOURNALD) with the cursors of its first and last entry,
+ * moves next_seq past it and stores `last` as the read checkpoint of `key`.
+ * Errors as lf_agent_state_commit_batch(); LF_EINVAL for an empty cursor or
+ * one longer than LF_AGENT_CURSOR_MAX. */
+lf_err_t lf_agent_state_commit_batch_cursor(lf_agent_state_t *st, const lf_agent_jbatch_t *b,
+                                            const char *key, lf_str_t first, lf_str_t last);
+/* Copies the cursors of journal batch first_seq (NUL-terminated) into first
+ * and last (each LF_AGENT_CURSOR_MAX + 1 bytes). LF_ENOTFOUND when there is
+ * no such batch or it is not a journald batch. */
+lf_err_t lf_agent_state_batch_cursors(lf_agent_state_t *st, uint64_t first_seq, char *first,
+                                      char *last);
+/* The read checkpoint (a journald cursor) of key; cursor gets
+ * LF_AGENT_CURSOR_MAX + 1 bytes, NUL-terminated. LF_ENOTFOUND when none. */
+lf_err_t lf_agent_state_put_cursor(lf_agent_state_t *st, const char *key, lf_str_t cursor);
+lf_err_t lf_agent_state_get_cursor(lf_agent_state_t *st, const char *key, char *cursor);
+/* Calls cb for every stored cursor checkpoint (key without its prefix). */
+typedef bool (*lf_agent_cursor_cb)(void *opaque, lf_str_t key, lf_str_t cursor);
+lf_err_t lf_agent_state_foreach_cursor(lf_agent_state_t *st, lf_agent_cursor_cb cb, void *opaque);
+
 /* LF_ENOTFOUND when the path has no checkpoint. */
 lf_err_t lf_agent_state_get_file(lf_agent_state_t *st, const char *path, lf_agent_filepos_t *pos);
 /* One transaction: deletes every batch whose last sequence is <= w and

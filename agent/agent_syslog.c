@@ -713,6 +713,8 @@ lf_err_t lf_agent_syslog_new(const lf_agent_listener_config_t *cfg,
 lf_err_t lf_agent_syslog_start(lf_agent_syslog_t *ls, char *errstr, size_t errlen)
 {
     int rc = 0;
+    if (!ls)
+        return LF_OK;
     if (ls->cfg->protocol == LF_AGENT_SYSLOG_UDP) {
         rc = uv_udp_recv_start(&ls->h.udp, udp_alloc, udp_on_recv);
     } else {
@@ -735,7 +737,7 @@ lf_err_t lf_agent_syslog_start(lf_agent_syslog_t *ls, char *errstr, size_t errle
 
 void lf_agent_syslog_pause(lf_agent_syslog_t *ls, bool pause)
 {
-    if (ls->cfg->protocol == LF_AGENT_SYSLOG_UDP || ls->paused == pause)
+    if (!ls || ls->cfg->protocol == LF_AGENT_SYSLOG_UDP || ls->paused == pause)
         return;
     ls->paused = pause;
     for (conn_t *c = ls->conns; c; c = c->next)

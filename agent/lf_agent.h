@@ -11,6 +11,7 @@
 
 #include "lf_config.h"
 #include "lf_error.h"
+#include "lf_agent_yara.h"
 #include "lf_kafka.h"
 
 #include <stdbool.h>
@@ -20,6 +21,7 @@
 #define LF_AGENT_DEFAULT_CONFIG "/etc/lianfang/lianfang-agent.yaml"
 #define LF_AGENT_MAX_SOURCES    256
 #define LF_AGENT_MAX_LISTENERS  32
+#define LF_AGENT_MAX_JOURNALD   16
 
 typedef struct lf_agent_identity_config {
     char *id;        /* default: host name */
@@ -28,6 +30,8 @@ typedef struct lf_agent_identity_config {
     char *state_dir; /* /var/lib/lianfang-agent */
     int log_level;   /* index into lf_agent_log_levels */
     int64_t status_interval_ms;
+    int64_t heartbeat_interval_ms; /* heartbeats to lianfangd (agent_heartbeat.h) */
+    char *enrolment_token_file;    /* "" = LIANFANG_ENROLMENT_TOKEN or none */
 } lf_agent_identity_config_t;
 
 enum { LF_AGENT_START_END = 0, LF_AGENT_START_BEGINNING = 1 };
@@ -63,6 +67,15 @@ typedef struct lf_agent_listener_config {
     int tls_client_auth; /* LF_AGENT_TLS_CLIENT_* */
 } lf_agent_listener_config_t;
 
+/* A journald source (agent_journald.h). */
+typedef struct lf_agent_journald_config {
+    char *name;
+    char **matches; /* "FIELD=value": same field OR, different fields AND */
+    size_t match_count;
+    int start_at;    /* LF_AGENT_START_* */
+    char *directory; /* "" (default): the local system's journal */
+} lf_agent_journald_config_t;
+
 enum {
     LF_AGENT_SPOOL_SYNC_CFG_OFF = 0,
     LF_AGENT_SPOOL_SYNC_CFG_BATCH,
@@ -94,7 +107,12 @@ typedef struct lf_agent_config {
     size_t source_count;
     lf_agent_listener_config_t *listeners;
     size_t listener_count;
+    lf_agent_journald_config_t *journald;
+    size_t journald_count;
     lf_agent_limits_config_t limits;
+    lf_agent_yara_scan_config_t *yara_scans; /* YARA file scans (agent_yara.h) */
+    size_t yara_scan_count;
+    lf_agent_yara_config_t yara;
 } lf_agent_config_t;
 
 extern const char *const lf_agent_log_levels[];

@@ -14,7 +14,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-static const char *const default_topics_doc = "events, acks";
+static const char *const default_topics_doc = "events, acks, control";
 
 const lf_config_option_t lf_broker_config_options[] = {
     LF_CFG_OPT_BOOL("enabled", lf_broker_config_t, enabled, "true",
@@ -27,7 +27,7 @@ const lf_config_option_t lf_broker_config_options[] = {
     LF_CFG_OPT_INT("partitions", lf_broker_config_t, partitions, "4", 1, 256,
                    "Partitions of each topic created at start."),
     LF_CFG_OPT_STRLIST("topics", lf_broker_config_t, topics, topic_count, 64,
-                       "Topics created at start (default: events, acks)."),
+                       "Topics created at start (default: events, acks, control)."),
     LF_CFG_END};
 
 struct lf_broker {
@@ -159,13 +159,25 @@ lf_err_t lf_broker_start(const lf_broker_config_t *cfg, lf_broker_t **out, char 
     }
     snprintf(b->bootstraps, sizeof b->bootstraps, "%s",
              rd_kafka_mock_cluster_bootstraps(b->mcluster));
-    static const char *const defaults[] = {"events", "acks"};
-    size_t n = cfg->topic_count ? cfg->topic_count : 2;
+    static const char *const defaults[] = {"events", "acks", "control"};
+    size_t n = cfg->topic_count ? cfg->topic_count : 3;
     int replication = b->broker_count < 3 ? b->broker_count : 3;
     for (size_t i = 0; i < n; i++) {
         const char *topic = cfg->topic_count ? cfg->topics[i] : defaults[i];
         rd_kafka_resp_err_t err =
             rd_kafka_mock_topic_create(b->mcluster, topic, (int)cfg->partitions, replication);
+        if (err == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
+            /* The brokers listen from their creation on: a client that
+             * reconnected at once (an agent, after a restart of lianfangd)
+             * can have its metadata request create the topic first, with
+             * the mock cluster's default of 4 partitions. */
+            if (cfg->partitions != 4)
+                lf_warn("broker",
+                        "topic %s was created by a client's request before the broker made it: "
+                        "it has 4 partitions, not embedded_broker.partitions (%lld)",
+                        topic, (long long)cfg->partitions);
+            continue;
+        }
         if (err) {
             snprintf(errstr, errlen, "embedded broker: creating topic %s: %s", topic,
                      rd_kafka_err2str(err));

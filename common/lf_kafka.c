@@ -16,6 +16,9 @@ const lf_config_option_t lf_kafka_config_options[] = {
                       "Topic of event batches (key: agency id)."),
     LF_CFG_OPT_STRING("topic_acks", lf_kafka_config_t, topic_acks, "acks",
                       "Topic of stored watermarks (key: agent id)."),
+    LF_CFG_OPT_STRING("topic_control", lf_kafka_config_t, topic_control, "control",
+                      "Topic of content for agents: the agent YARA rule set (LFY1, partition "
+                      "0, key yara-agent); compacted on a real cluster."),
     LF_CFG_OPT_ENUM("compression", lf_kafka_config_t, compression, "lz4", lf_kafka_compressions,
                     "Compression of produced batches."),
     LF_CFG_OPT_DURATION("linger", lf_kafka_config_t, linger_ms, "5ms", 0, 900000,

@@ -18,6 +18,7 @@ typedef struct lf_kafka_config {
     char *brokers;
     char *topic_events;
     char *topic_acks;
+    char *topic_control;
     int compression; /* index into lf_kafka_compressions */
     int64_t linger_ms;
     lf_config_kv_t *properties;

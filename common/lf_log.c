@@ -8,6 +8,17 @@
 #include <unistd.h>
 
 static atomic_int log_threshold = LF_LOG_INFO;
+/* Set once by main() before threads start (lf_log_set_hook). */
+static lf_log_hook_fn log_hook;
+static void *log_hook_opaque;
+static lf_log_level_t log_hook_level = LF_LOG_ERROR;
+
+void lf_log_set_hook(lf_log_level_t min_level, lf_log_hook_fn fn, void *opaque)
+{
+    log_hook_level = min_level;
+    log_hook_opaque = opaque;
+    log_hook = fn;
+}
 
 void lf_log_set_level(lf_log_level_t level)
 {
@@ -49,4 +60,8 @@ void lf_log(lf_log_level_t level, const char *component, const char *fmt, ...)
     line[len++] = '\n';
     ssize_t w = write(STDERR_FILENO, line, len);
     (void)w;
+    if (log_hook && level >= log_hook_level) {
+        line[len - 1] = '\0';
+        log_hook(log_hook_opaque, level, component, line + n);
+    }
 }

@@ -21,6 +21,13 @@ int lf_log_level_parse(const char *name);
 int lf_log_enabled(lf_log_level_t level);
 void lf_log(lf_log_level_t level, const char *component, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* Also hands every line at or above min_level (its message, without time
+ * and level) to fn, e.g. so an agent can report its last error. fn runs on
+ * whichever thread logs and must be thread-safe; message is valid during
+ * the call. Set once before threads start; fn NULL removes the hook. */
+typedef void (*lf_log_hook_fn)(void *opaque, lf_log_level_t level, const char *component,
+                               const char *message);
+void lf_log_set_hook(lf_log_level_t min_level, lf_log_hook_fn fn, void *opaque);
 
 #define lf_debug(comp, ...)                                                                        \
     do {                                                                                           \

@@ -1,5 +1,8 @@
 #include "lf_wire.h"
 
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <string.h>
 
 #define BATCH_FIXED                                                                                \
@@ -208,4 +211,134 @@ int32_t lf_wire_ack_partition(lf_str_t agent_id, int32_t partition_cnt)
         h *= 16777619u;
     }
     return (int32_t)(h % (uint32_t)partition_cnt);
+}
+
+/* ---- heartbeats ----------------------------------------------------------- */
+
+static bool counter_name_ok(lf_str_t s)
+{
+    if (s.len == 0 || s.len > LF_WIRE_HB_MAX_NAME)
+        return false;
+    for (size_t i = 0; i < s.len; i++) {
+        char c = s.ptr[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'))
+            return false;
+    }
+    return true;
+}
+
+void lf_wire_enrol_key(lf_str_t token, uint8_t key[LF_WIRE_KEY_BYTES])
+{
+    unsigned int n = 0;
+    EVP_Digest(token.ptr ? token.ptr : "", token.len, key, &n, EVP_sha256(), NULL);
+}
+
+lf_err_t lf_wire_heartbeat_encode(lf_buf_t *buf, const lf_wire_heartbeat_t *hb,
+                                  const lf_wire_counter_t *counters, size_t count,
+                                  const uint8_t *key)
+{
+    if (!hb->agent_id.len || count > LF_WIRE_HB_MAX_COUNTERS)
+        return LF_EINVAL;
+    for (size_t i = 0; i < count; i++)
+        if (!counter_name_ok(counters[i].name))
+            return LF_EINVAL;
+    lf_buf_reset(buf);
+    lf_err_t rc = lf_buf_append(buf, LF_WIRE_HEARTBEAT_MAGIC, 4);
+    const uint8_t vers[4] = {LF_WIRE_VERSION, key ? LF_WIRE_HB_F_PROOF : 0, 0, 0};
+    if (rc == LF_OK)
+        rc = lf_buf_append(buf, vers, 4);
+    const int64_t times[4] = {hb->sent_ms, hb->started_ms, hb->interval_ms, hb->last_error_ms};
+    for (int i = 0; i < 4 && rc == LF_OK; i++)
+        rc = lf_buf_append_u64le(buf, (uint64_t)times[i]);
+    const lf_str_t strs[6] = {hb->agent_id, hb->agency,  hb->host,
+                              hb->os,       hb->version, hb->last_error};
+    for (int i = 0; i < 6 && rc == LF_OK; i++)
+        rc = put_str(buf, strs[i]);
+    if (rc == LF_OK)
+        rc = lf_buf_append_u16le(buf, (uint16_t)count);
+    for (size_t i = 0; i < count && rc == LF_OK; i++) {
+        rc = put_str(buf, counters[i].name);
+        if (rc == LF_OK)
+            rc = lf_buf_append_u64le(buf, counters[i].value);
+    }
+    if (rc == LF_OK && key) {
+        uint8_t mac[EVP_MAX_MD_SIZE];
+        unsigned int n = 0;
+        if (!HMAC(EVP_sha256(), key, LF_WIRE_KEY_BYTES, (const uint8_t *)buf->data, buf->len, mac,
+                  &n) ||
+            n != LF_WIRE_PROOF_BYTES)
+            return LF_EINVAL;
+        rc = lf_buf_append(buf, mac, LF_WIRE_PROOF_BYTES);
+    }
+    return rc;
+}
+
+lf_err_t lf_wire_heartbeat_parse(const void *data, size_t len, lf_wire_heartbeat_t *hb)
+{
+    const uint8_t *p = data, *end = p + len;
+    if (!data || len < LF_WIRE_HB_FIXED || memcmp(p, LF_WIRE_HEARTBEAT_MAGIC, 4) != 0)
+        return LF_EPARSE;
+    if (p[4] != LF_WIRE_VERSION || (p[5] & ~LF_WIRE_HB_F_KNOWN) != 0)
+        return LF_EPARSE;
+    memset(hb, 0, sizeof *hb);
+    hb->flags = p[5];
+    hb->sent_ms = (int64_t)rd64(p + 8);
+    hb->started_ms = (int64_t)rd64(p + 16);
+    hb->interval_ms = (int64_t)rd64(p + 24);
+    hb->last_error_ms = (int64_t)rd64(p + 32);
+    if (hb->flags & LF_WIRE_HB_F_PROOF) {
+        if (len < LF_WIRE_HB_FIXED + LF_WIRE_PROOF_BYTES)
+            return LF_EPARSE;
+        end -= LF_WIRE_PROOF_BYTES;
+        hb->proof = end;
+    }
+    hb->signed_len = (size_t)(end - p);
+    p += LF_WIRE_HB_FIXED;
+    lf_str_t *strs[6] = {&hb->agent_id, &hb->agency,  &hb->host,
+                         &hb->os,       &hb->version, &hb->last_error};
+    for (int i = 0; i < 6; i++)
+        if (get_str(&p, end, strs[i]) != LF_OK)
+            return LF_EPARSE;
+    if (hb->agent_id.len == 0 || end - p < 2)
+        return LF_EPARSE;
+    hb->counter_count = rd16(p);
+    p += 2;
+    if (hb->counter_count > LF_WIRE_HB_MAX_COUNTERS)
+        return LF_EPARSE;
+    hb->counters = p;
+    for (uint16_t i = 0; i < hb->counter_count; i++) {
+        lf_str_t name;
+        if (get_str(&p, end, &name) != LF_OK || !counter_name_ok(name) || end - p < 8)
+            return LF_EPARSE;
+        p += 8;
+    }
+    return p == end ? LF_OK : LF_EPARSE;
+}
+
+lf_err_t lf_wire_heartbeat_counter(const lf_wire_heartbeat_t *hb, lf_wire_hb_iter_t *it,
+                                   lf_wire_counter_t *out)
+{
+    if (it->index >= hb->counter_count)
+        return LF_ENOTFOUND;
+    const uint8_t *p = it->p ? it->p : hb->counters;
+    /* The parser validated every pair. */
+    uint16_t n = rd16(p);
+    out->name = lf_str_n((const char *)p + 2, n);
+    out->value = rd64(p + 2 + n);
+    it->p = p + 2 + n + 8;
+    it->index++;
+    return LF_OK;
+}
+
+bool lf_wire_heartbeat_verify(const void *data, const lf_wire_heartbeat_t *hb,
+                              const uint8_t key[LF_WIRE_KEY_BYTES])
+{
+    if (!hb->proof || !key)
+        return false;
+    uint8_t mac[EVP_MAX_MD_SIZE];
+    unsigned int n = 0;
+    if (!HMAC(EVP_sha256(), key, LF_WIRE_KEY_BYTES, data, hb->signed_len, mac, &n) ||
+        n != LF_WIRE_PROOF_BYTES)
+        return false;
+    return CRYPTO_memcmp(mac, hb->proof, LF_WIRE_PROOF_BYTES) == 0;
 }

@@ -1,6 +1,6 @@
 /* lf_wire.h - the binary messages agents and servers exchange through Kafka.
  *
- * See docs/protocol.md for the byte layout. Two message kinds:
+ * See docs/protocol.md for the byte layout. Three message kinds:
  *
  *  - Event batch (topic `events`, key = agency id): records read by one agent
  *    from one source, numbered first_seq .. first_seq+count-1 with the agent's
@@ -9,6 +9,8 @@
  *  - Stored watermark (topic `acks`, key = agent id, partition chosen by
  *    lf_wire_ack_partition()): every record of that agent with a sequence
  *    number <= watermark is committed to storage.
+ *  - Heartbeat (topic `events`, key = agency id): who the agent is, its
+ *    counters, and its enrolment proof (below).
  *
  * Parsers validate every length before use; all integers are little-endian.
  * Parsed strings borrow from the message buffer and live as long as it does.
@@ -20,6 +22,7 @@
 #include "lf_error.h"
 #include "lf_str.h"
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #define LF_WIRE_BATCH_MAGIC "LFE1"
@@ -112,5 +115,75 @@ lf_err_t lf_wire_ack_encode(lf_buf_t *buf, const lf_wire_ack_t *ack);
 lf_err_t lf_wire_ack_parse(const void *data, size_t len, lf_wire_ack_t *ack);
 /* The `acks` partition an agent's watermarks go to: FNV-1a of the agent id. */
 int32_t lf_wire_ack_partition(lf_str_t agent_id, int32_t partition_cnt);
+
+/* ---- Heartbeat — topic `events`, key = agency id --------------------------
+ *
+ * An agent announces itself and its own counters: at start (before it sends
+ * or re-sends any batch) and every agent.heartbeat_interval. It travels on
+ * the events topic with the agency as key, so the consumer that stores the
+ * agent's batches sees its heartbeats in order with them. With an enrolment
+ * token the message ends in a proof: HMAC-SHA256 keyed with SHA-256(token)
+ * over every byte before the proof (so identity, time and counters are all
+ * covered); the token itself never travels. Layout: docs/protocol.md. */
+#define LF_WIRE_HEARTBEAT_MAGIC "LFH1"
+#define LF_WIRE_HB_FIXED        40u   /* bytes before the strings */
+#define LF_WIRE_HB_F_PROOF      0x01u /* the message ends in a 32-byte proof */
+#define LF_WIRE_HB_F_KNOWN      LF_WIRE_HB_F_PROOF
+#define LF_WIRE_HB_MAX_COUNTERS 256u /* name/value pairs in one heartbeat */
+#define LF_WIRE_HB_MAX_NAME     64u  /* bytes of a counter name: [a-z0-9_] */
+#define LF_WIRE_PROOF_BYTES     32u  /* HMAC-SHA256 */
+#define LF_WIRE_KEY_BYTES       32u  /* SHA-256 of the enrolment token */
+
+typedef struct lf_wire_counter {
+    lf_str_t name; /* 1..LF_WIRE_HB_MAX_NAME bytes of a-z, 0-9, _ */
+    uint64_t value;
+} lf_wire_counter_t;
+
+typedef struct lf_wire_heartbeat {
+    int64_t sent_ms;       /* agent clock when the heartbeat was built (epoch ms) */
+    int64_t started_ms;    /* when the agent process started */
+    int64_t interval_ms;   /* the agent's heartbeat interval */
+    int64_t last_error_ms; /* time of last_error, 0 = none */
+    lf_str_t agent_id;     /* required */
+    lf_str_t agency;
+    lf_str_t host;
+    lf_str_t os;      /* os-release PRETTY_NAME and kernel, e.g. "Debian 12 (Linux 6.1.0)" */
+    lf_str_t version; /* agent version */
+    lf_str_t last_error;
+    /* Filled by the parser: */
+    uint8_t flags;           /* LF_WIRE_HB_F_* */
+    uint16_t counter_count;  /* pairs at `counters` */
+    const uint8_t *counters; /* first pair (iterate with lf_wire_heartbeat_counter) */
+    const uint8_t *proof;    /* LF_WIRE_PROOF_BYTES, or NULL */
+    size_t signed_len;       /* bytes of the message the proof covers */
+} lf_wire_heartbeat_t;
+
+/* SHA-256 of an enrolment token: the key of the heartbeat proof. A server
+ * may keep this (as `sha256:<hex>`) instead of the token. */
+void lf_wire_enrol_key(lf_str_t token, uint8_t key[LF_WIRE_KEY_BYTES]);
+/* Encodes a heartbeat into buf (reset first) with `count` counters; with a
+ * key the proof is appended. LF_EINVAL for a missing agent id, an overlong
+ * string (> LF_WIRE_MAX_STRING), a bad counter name or more than
+ * LF_WIRE_HB_MAX_COUNTERS counters; LF_EFULL past buf's maximum. */
+lf_err_t lf_wire_heartbeat_encode(lf_buf_t *buf, const lf_wire_heartbeat_t *hb,
+                                  const lf_wire_counter_t *counters, size_t count,
+                                  const uint8_t *key);
+/* Parses and fully validates a heartbeat; strings borrow from data.
+ * LF_EPARSE for anything malformed (unknown version or flags, lengths past
+ * the end, bad counter names, trailing bytes). The proof is not checked. */
+lf_err_t lf_wire_heartbeat_parse(const void *data, size_t len, lf_wire_heartbeat_t *hb);
+/* Walks the counters of a parsed heartbeat: start with a zeroed iterator;
+ * LF_OK with *out filled (name borrowed from the message), LF_ENOTFOUND
+ * after the last. */
+typedef struct lf_wire_hb_iter {
+    const uint8_t *p;
+    uint16_t index;
+} lf_wire_hb_iter_t;
+lf_err_t lf_wire_heartbeat_counter(const lf_wire_heartbeat_t *hb, lf_wire_hb_iter_t *it,
+                                   lf_wire_counter_t *out);
+/* True when the parsed heartbeat (data as given to the parser) carries a
+ * proof made with key. Constant-time comparison. */
+bool lf_wire_heartbeat_verify(const void *data, const lf_wire_heartbeat_t *hb,
+                              const uint8_t key[LF_WIRE_KEY_BYTES]);
 
 #endif

@@ -25,6 +25,12 @@ const lf_config_option_t lf_detect_config_options[] = {
                    "Alerts one event may raise; further hits are counted, not stored."),
     LF_CFG_OPT_SECTION("sigma", lf_detect_config_t, sigma, lf_sigma_config_options,
                        "Sigma engine limits."),
+    LF_CFG_OPT_DURATION("correlation_clock", lf_detect_config_t, correlation_clock_ms, "5s", 0,
+                        3600000,
+                        "When no events arrive for this long, lianfangd still closes the "
+                        "correlation windows that are due (conditions decided at a window's "
+                        "end, such as lt or eq) in a store batch of their own; 0: only when "
+                        "events arrive."),
     LF_CFG_OPT_SECTION("correlation", lf_detect_config_t, correlation, lf_sigcorr_config_options,
                        "Sigma correlation rules: lateness and memory bounds of their windows."),
     LF_CFG_OPT_SECTION("yara", lf_detect_config_t, yara, lf_yara_config_options,
@@ -568,6 +574,10 @@ static lf_str_t corr_get(void *opaque, const char *field)
     for (size_t i = 0; i < n; i++)
         if (lf_event_value_text(d->ev, ids[i], d->valbuf, sizeof d->valbuf, &v))
             return v;
+    /* The agency that group_by_agency adds: an event of no agency is a
+     * group of its own, not a hit without its group-by value. */
+    if (strcmp(field, LF_SIGCORR_AGENCY_FIELD) == 0)
+        return lf_str_c("");
     return LF_STR_NULL;
 }
 
@@ -638,6 +648,44 @@ static bool on_intel(const lf_ioc_match_t *m, void *ctx)
     return emit(d, &hit);
 }
 
+/* A match of an agent's YARA file scan (docs/agent.md, "YARA scans"): the
+ * record of the agent's reserved source with event.dataset yara.scan is an
+ * alert of its own, with the rule, tags, file path and hash it carries. */
+static void on_agent_yara(lf_detect_t *d, const lf_event_t *ev)
+{
+    if (!lf_event_has(ev, LF_F_EVENT_DATASET) || !lf_event_has(ev, LF_F_RULE_NAME) ||
+        !lf_event_has(ev, LF_F_LIANFANG_SOURCE) ||
+        !lf_str_eq_c(ev->str[LF_F_EVENT_DATASET], "yara.scan") ||
+        !lf_str_eq_c(ev->str[LF_F_LIANFANG_SOURCE], "yara-scan"))
+        return;
+    char name[256], ns[256], tagbuf[1024];
+    const char *tags[32];
+    lf_str_t n = ev->str[LF_F_RULE_NAME];
+    lf_str_t c = lf_event_has(ev, LF_F_RULE_CATEGORY) ? ev->str[LF_F_RULE_CATEGORY] : lf_str_c("");
+    snprintf(name, sizeof name, "%.*s", (int)(n.len < 255 ? n.len : 255), n.ptr);
+    snprintf(ns, sizeof ns, "%.*s", (int)(c.len < 255 ? c.len : 255), c.ptr);
+    lf_yara_rule_t rule = {.identifier = name, .ns = ns[0] ? ns : "agent", .tags = tags};
+    if (lf_event_has(ev, LF_F_TAGS)) {
+        lf_str_t t = ev->str[LF_F_TAGS];
+        snprintf(tagbuf, sizeof tagbuf, "%.*s", (int)(t.len < 1023 ? t.len : 1023), t.ptr);
+        for (char *s = tagbuf, *next; s && *s && rule.tag_count < 32; s = next) {
+            next = strchr(s, ',');
+            if (next)
+                *next++ = '\0';
+            if (*s)
+                tags[rule.tag_count++] = s;
+        }
+    }
+    int64_t sev = lf_event_has(ev, LF_F_EVENT_SEVERITY) ? ev->num[LF_F_EVENT_SEVERITY] : 3;
+    lf_yara_match_t m = {.rule = &rule, .field = LF_F_FILE_PATH};
+    snprintf(d->idbuf, sizeof d->idbuf, "yara:%s:%s", rule.ns, name);
+    lf_detect_hit_t hit = {.kind = LF_DETECT_YARA,
+                           .rule_id = d->idbuf,
+                           .level = sev >= 0 && sev <= 4 ? (int)sev : 3,
+                           .yara = &m};
+    emit(d, &hit);
+}
+
 size_t lf_detect_event(lf_detect_t *d, const lf_event_t *ev, int64_t event_time_ms,
                        lf_detect_hit_cb cb, void *opaque)
 {
@@ -660,6 +708,7 @@ size_t lf_detect_event(lf_detect_t *d, const lf_event_t *ev, int64_t event_time_
         lf_yara_scan_result_t res;
         lf_yara_scan_event(d->scanner, d->yara, ev, on_yara, d, &res);
     }
+    on_agent_yara(d, ev);
     d->ev = NULL;
     return d->hits;
 }
@@ -771,6 +820,32 @@ static void entity(lf_json_t *js, const lf_event_t *ev, const char *object,
 
 static const char *const level_names[] = {"informational", "low", "medium", "high", "critical"};
 
+/* The event's file (ECS file.*), e.g. what an agent's YARA scan matched. */
+static void alert_file(lf_json_t *js, const lf_event_t *ev)
+{
+    if (!lf_event_has(ev, LF_F_FILE_PATH) && !lf_event_has(ev, LF_F_FILE_HASH_SHA256))
+        return;
+    lf_json_key(js, "file");
+    lf_json_object_begin(js);
+    copy_field(js, ev, "file.path", "path");
+    copy_field(js, ev, "file.name", "name");
+    if (lf_event_has(ev, LF_F_FILE_SIZE)) {
+        lf_json_key(js, "size");
+        lf_json_int(js, ev->num[LF_F_FILE_SIZE]);
+    }
+    if (lf_event_has(ev, LF_F_FILE_MTIME)) {
+        lf_json_key(js, "mtime");
+        lf_json_timestamp_ms(js, ev->num[LF_F_FILE_MTIME]);
+    }
+    if (lf_event_has(ev, LF_F_FILE_HASH_SHA256)) {
+        lf_json_key(js, "hash");
+        lf_json_object_begin(js);
+        copy_field(js, ev, "file.hash.sha256", "sha256");
+        lf_json_object_end(js);
+    }
+    lf_json_object_end(js);
+}
+
 lf_err_t lf_detect_alert_json(const lf_detect_hit_t *hit, const lf_event_t *ev, uint64_t alert_id,
                               int64_t event_time_ms, lf_buf_t *out)
 {
@@ -869,6 +944,11 @@ lf_err_t lf_detect_alert_json(const lf_detect_hit_t *hit, const lf_event_t *ev, 
         lf_json_cstring(&js, r->ns);
         lf_json_key(&js, "field");
         lf_json_cstring(&js, lf_field_path(hit->yara->field));
+        if (ev && hit->yara->field == LF_F_FILE_PATH) { /* an agent's file scan */
+            lf_json_key(&js, "scanned_by");
+            lf_json_cstring(&js, "agent");
+            copy_field(&js, ev, "rule.version", "rule_set");
+        }
         if (r->meta_count) {
             lf_json_key(&js, "meta");
             lf_json_object_begin(&js);
@@ -976,6 +1056,7 @@ lf_err_t lf_detect_alert_json(const lf_detect_hit_t *hit, const lf_event_t *ev, 
         entity(&js, ev, "user", user_leaves);
         entity(&js, ev, "process", process_leaves);
         entity(&js, ev, "url", url_leaves);
+        alert_file(&js, ev);
     }
     lf_json_key(&js, "event");
     lf_json_object_begin(&js);

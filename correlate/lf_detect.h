@@ -42,6 +42,7 @@ typedef struct lf_detect_config {
     bool enabled;
     char *rules_dir;
     int64_t max_alerts_per_event;
+    int64_t correlation_clock_ms; /* lianfangd: idle interval of the correlation clock */
     lf_sigma_options_t sigma;
     lf_sigcorr_options_t correlation;
     lf_yara_config_t yara;

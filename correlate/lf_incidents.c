@@ -2,6 +2,7 @@
  * store's keyed tables. Model: docs/incidents.md; tables: docs/store.md. */
 #include "lf_incidents.h"
 
+#include "lf_bytes.h"
 #include "lf_json.h"
 #include "lf_log.h"
 #include "lf_time.h"
@@ -315,21 +316,6 @@ void lf_incidents_stats(lf_incidents_t *inc, lf_incidents_stats_t *out)
 
 /* ---- small helpers --------------------------------------------------------------- */
 
-static void be64(uint8_t *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (uint8_t)(v >> (56 - 8 * i));
-}
-
-static uint64_t rd_be64(const void *q)
-{
-    const uint8_t *p = q;
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v = v << 8 | p[i];
-    return v;
-}
-
 static const char *const status_names[] = {"new", "acknowledged", "contained", "recovered",
                                            "closed"};
 static const char *const level_names[] = {"informational", "low", "medium", "high", "critical"};
@@ -521,23 +507,23 @@ static lf_err_t put_json(cache_t *c, lf_store_wtx_t *w, lf_store_table_t t, cons
 static lf_err_t put_doc(cache_t *c, lf_store_wtx_t *w, uint64_t id, json_t *doc)
 {
     uint8_t k[8];
-    be64(k, id);
+    lf_put_be64(k, id);
     return put_json(c, w, LF_TABLE_INCIDENTS, k, 8, doc);
 }
 
 static lf_err_t load_doc(cache_t *c, lf_store_wtx_t *w, uint64_t id, json_t **doc)
 {
     uint8_t k[8];
-    be64(k, id);
+    lf_put_be64(k, id);
     return load_json(c, w, LF_TABLE_INCIDENTS, k, 8, doc);
 }
 
 static lf_err_t put_link(lf_store_wtx_t *w, uint64_t id, char kind, uint64_t sub, json_t *val)
 {
     uint8_t k[17];
-    be64(k, id);
+    lf_put_be64(k, id);
     k[8] = (uint8_t)kind;
-    be64(k + 9, sub);
+    lf_put_be64(k + 9, sub);
     char *text = json_dumps(val, JSON_COMPACT);
     if (!text)
         return LF_ENOMEM;
@@ -561,30 +547,16 @@ static lf_err_t set_open_index(lf_store_wtx_t *w, uint64_t id, bool open)
 {
     uint8_t k[9];
     k[0] = KEY_OPEN;
-    be64(k + 1, id);
+    lf_put_be64(k + 1, id);
     return open ? lf_store_wtx_put(w, LF_TABLE_INCIDENT_KEYS, k, 9, "", 0)
                 : lf_store_wtx_del(w, LF_TABLE_INCIDENT_KEYS, k, 9);
 }
 
 /* ---- counts records ----------------------------------------------------------- */
 
-static void wr_le64(uint8_t *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint64_t rd_le64(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; i--)
-        v = v << 8 | p[i];
-    return v;
-}
-
 static void counts_key(uint8_t k[9], uint64_t id)
 {
-    be64(k, id);
+    lf_put_be64(k, id);
     k[8] = KEY_COUNTS;
 }
 
@@ -599,12 +571,12 @@ static void counts_encode(const counts_t *c, uint8_t out[COUNTS_BYTES])
     out[2] = (uint8_t)(int8_t)c->max_level;
     out[3] = (uint8_t)c->nfp;
     out[4] = (uint8_t)c->fp_next;
-    wr_le64(out + 8, c->alert_count);
-    wr_le64(out + 16, (uint64_t)c->first_ms);
-    wr_le64(out + 24, (uint64_t)c->last_ms);
-    wr_le64(out + 32, (uint64_t)c->updated_ms);
+    lf_put_le64(out + 8, c->alert_count);
+    lf_put_le64(out + 16, (uint64_t)c->first_ms);
+    lf_put_le64(out + 24, (uint64_t)c->last_ms);
+    lf_put_le64(out + 32, (uint64_t)c->updated_ms);
     for (unsigned i = 0; i < COUNTS_FP; i++)
-        wr_le64(out + 40 + 8 * i, c->fp[i]);
+        lf_put_le64(out + 40 + 8 * i, c->fp[i]);
 }
 
 static bool counts_decode(lf_str_t v, counts_t *c)
@@ -617,12 +589,12 @@ static bool counts_decode(lf_str_t v, counts_t *c)
     c->max_level = (int8_t)p[2];
     c->nfp = p[3];
     c->fp_next = p[4];
-    c->alert_count = rd_le64(p + 8);
-    c->first_ms = (int64_t)rd_le64(p + 16);
-    c->last_ms = (int64_t)rd_le64(p + 24);
-    c->updated_ms = (int64_t)rd_le64(p + 32);
+    c->alert_count = lf_get_le64(p + 8);
+    c->first_ms = (int64_t)lf_get_le64(p + 16);
+    c->last_ms = (int64_t)lf_get_le64(p + 24);
+    c->updated_ms = (int64_t)lf_get_le64(p + 32);
     for (unsigned i = 0; i < COUNTS_FP; i++)
-        c->fp[i] = rd_le64(p + 40 + 8 * i);
+        c->fp[i] = lf_get_le64(p + 40 + 8 * i);
     return true;
 }
 
@@ -877,9 +849,9 @@ static lf_err_t put_alert_link(lf_incidents_t *inc, lf_store_wtx_t *w, uint64_t 
     if (rc != LF_OK)
         return rc;
     uint8_t k[17];
-    be64(k, id);
+    lf_put_be64(k, id);
     k[8] = LINK_ALERT;
-    be64(k + 9, a->alert_id);
+    lf_put_be64(k + 9, a->alert_id);
     return lf_store_wtx_put(w, LF_TABLE_INCIDENT_LINKS, k, sizeof k, b->data, b->len);
 }
 
@@ -966,7 +938,7 @@ static lf_err_t group_alert(lf_incidents_t *inc, lf_store_wtx_t *w, const lf_inc
     lf_str_t v;
     lf_err_t rc = lf_store_wtx_get(w, LF_TABLE_INCIDENT_KEYS, k, klen, &v);
     if (rc == LF_OK && v.len == 8) {
-        id = rd_be64(v.ptr);
+        id = lf_get_be64((const uint8_t *)v.ptr);
         rc = counts_get(w, id, &cnt);
         if (rc == LF_ENOTFOUND) {
             rc = load_doc(&inc->cache, w, id, &doc);
@@ -990,7 +962,7 @@ static lf_err_t group_alert(lf_incidents_t *inc, lf_store_wtx_t *w, const lf_inc
         rc = new_incident(inc, w, a, region_id, &id, &doc);
         if (rc == LF_OK) {
             uint8_t idb[8];
-            be64(idb, id);
+            lf_put_be64(idb, id);
             rc = lf_store_wtx_put(w, LF_TABLE_INCIDENT_KEYS, k, klen, idb, 8);
         }
         if (rc != LF_OK) {
@@ -1099,11 +1071,6 @@ static bool u64_set_add(uint64_t *set, size_t *n, size_t max, uint64_t v)
     return true;
 }
 
-static uint32_t rd_le32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
 static void jrec_clear(jrec_t *r)
 {
     r->fired = false;
@@ -1127,10 +1094,10 @@ static bool jrec_decode(jrec_t *r, lf_str_t v)
     if (p[0] != JOINT_VERSION)
         return false;
     size_t ns = (size_t)p[2] | (size_t)p[3] << 8;
-    size_t nm = rd_le32(p + 4);
+    size_t nm = lf_get_le32(p + 4);
     r->fired = p[1] != 0;
-    r->fired_ms = (int64_t)rd_le64(p + 8);
-    r->regional = rd_le64(p + 16);
+    r->fired_ms = (int64_t)lf_get_le64(p + 8);
+    r->regional = lf_get_le64(p + 16);
     p += JOINT_HEAD;
     size_t keep = r->cap - 1, skip = ns > keep ? ns - keep : 0;
     for (size_t i = 0; i < ns; i++) {
@@ -1138,21 +1105,21 @@ static bool jrec_decode(jrec_t *r, lf_str_t v)
             return false;
         jsight_t si = {.agency_len = p[0], .agency = (const char *)p + 1};
         p += 1 + si.agency_len;
-        si.time_ms = (int64_t)rd_le64(p);
-        si.alert = rd_le64(p + 8);
+        si.time_ms = (int64_t)lf_get_le64(p);
+        si.alert = lf_get_le64(p + 8);
         si.ninc = p[16];
         p += 17;
         if (si.ninc > JOINT_MAX_INC || (size_t)(end - p) < 8u * si.ninc)
             return false;
         for (unsigned j = 0; j < si.ninc; j++, p += 8)
-            si.inc[j] = rd_le64(p);
+            si.inc[j] = lf_get_le64(p);
         if (i >= skip)
             r->sight[r->nsight++] = si;
     }
     if (nm > JOINT_MAX_MEMBERS || (size_t)(end - p) != 8u * nm)
         return false;
     for (size_t i = 0; i < nm; i++, p += 8)
-        r->members[r->nmembers++] = rd_le64(p);
+        r->members[r->nmembers++] = lf_get_le64(p);
     return true;
 }
 
@@ -1165,16 +1132,16 @@ static lf_err_t jrec_encode(jrec_t *r)
     head[3] = (uint8_t)(r->nsight >> 8);
     for (int i = 0; i < 4; i++)
         head[4 + i] = (uint8_t)(r->nmembers >> (8 * i));
-    wr_le64(head + 8, (uint64_t)r->fired_ms);
-    wr_le64(head + 16, r->regional);
+    lf_put_le64(head + 8, (uint64_t)r->fired_ms);
+    lf_put_le64(head + 16, r->regional);
     lf_err_t rc = lf_buf_append(b, head, sizeof head);
     for (size_t i = 0; rc == LF_OK && i < r->nsight; i++) {
         const jsight_t *si = &r->sight[i];
         uint8_t alen =
             (uint8_t)(si->agency_len > JOINT_MAX_AGENCY ? JOINT_MAX_AGENCY : si->agency_len);
         uint8_t f[17];
-        wr_le64(f, (uint64_t)si->time_ms);
-        wr_le64(f + 8, si->alert);
+        lf_put_le64(f, (uint64_t)si->time_ms);
+        lf_put_le64(f + 8, si->alert);
         f[16] = (uint8_t)si->ninc;
         rc = lf_buf_append(b, &alen, 1);
         if (rc == LF_OK)
@@ -1183,13 +1150,13 @@ static lf_err_t jrec_encode(jrec_t *r)
             rc = lf_buf_append(b, f, sizeof f);
         for (unsigned j = 0; rc == LF_OK && j < si->ninc; j++) {
             uint8_t id[8];
-            wr_le64(id, si->inc[j]);
+            lf_put_le64(id, si->inc[j]);
             rc = lf_buf_append(b, id, 8);
         }
     }
     for (size_t i = 0; rc == LF_OK && i < r->nmembers; i++) {
         uint8_t id[8];
-        wr_le64(id, r->members[i]);
+        lf_put_le64(id, r->members[i]);
         rc = lf_buf_append(b, id, 8);
     }
     return rc;
@@ -1634,7 +1601,7 @@ static bool list_cb(void *opaque, lf_str_t key, lf_str_t val)
     bool counts = key.len == 9 && key.ptr[8] == KEY_COUNTS;
     if (key.len != 8 && !counts)
         return true;
-    uint64_t id = rd_be64(key.ptr);
+    uint64_t id = lf_get_be64((const uint8_t *)key.ptr);
     if (c->count >= c->q->limit && (counts || id != c->counts_id)) {
         c->more = true;
         c->last_id = id;
@@ -1692,7 +1659,7 @@ lf_err_t lf_incidents_list_json(lf_incidents_t *inc, const lf_incident_query_t *
         unsigned long long id = strtoull(q->cursor, &end, 10);
         if (*end || id == 0)
             return LF_EINVAL;
-        be64(start, id);
+        lf_put_be64(start, id);
         start[8] = 0xff; /* from the incident's last key: its counts record */
         scan.start = start;
         scan.start_len = 9;
@@ -1763,7 +1730,7 @@ static bool one_cb(void *opaque, lf_str_t key, lf_str_t val)
 static lf_err_t read_full(lf_incidents_t *inc, uint64_t id, json_t **doc, links_ctx_t *links)
 {
     uint8_t k[8];
-    be64(k, id);
+    lf_put_be64(k, id);
     one_ctx_t one = {0};
     lf_store_scan_t one_scan = {.prefix = k, .prefix_len = 8, .max_examined = 4};
     lf_err_t rc = lf_store_table_scan(inc->st, LF_TABLE_INCIDENTS, &one_scan, one_cb, &one, NULL);

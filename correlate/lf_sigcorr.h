@@ -51,12 +51,16 @@ typedef struct lf_sigcorr lf_sigcorr_t;
 
 /* ---- options ----------------------------------------------------------------- */
 
+/* The ECS field of the agency (lianfangd sets it on every event). */
+#define LF_SIGCORR_AGENCY_FIELD "organization.id"
+
 typedef struct lf_sigcorr_options {
     int64_t lateness_ms;     /* out-of-order tolerance in event time */
     int64_t max_groups;      /* open groups per correlation rule */
     int64_t max_values;      /* hits retained per group (samples, distinct values) */
     int64_t max_timespan_ms; /* longest timespan a rule may ask for */
     int64_t max_rules;       /* correlation rules beyond this count are refused */
+    bool group_by_agency;    /* LF_SIGCORR_AGENCY_FIELD joins every rule's group-by */
     /* Not part of the option table: */
     int64_t max_file_bytes; /* larger rule files are refused (lf_detect: sigma.max_file_bytes) */
     bool track_changes;     /* keep the dirty set and undo log for take/discard */

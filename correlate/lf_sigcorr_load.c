@@ -34,6 +34,11 @@ const lf_config_option_t lf_sigcorr_config_options[] = {
                         366 * 86400000LL, "Longest timespan a correlation rule may use."),
     LF_CFG_OPT_INT("max_rules", lf_sigcorr_options_t, max_rules, "10000", 1, 1000000,
                    "Correlation rules beyond this count are refused."),
+    LF_CFG_OPT_BOOL("group_by_agency", lf_sigcorr_options_t, group_by_agency, "true",
+                    "Every correlation rule also groups by organization.id, so the hits of "
+                    "one agency never count towards another's window and each alert belongs "
+                    "to one agency (and its incidents). Cross-agency patterns are raised by "
+                    "joint defence (incidents.joint). false: windows span agencies."),
     LF_CFG_END,
 };
 
@@ -610,13 +615,32 @@ static bool load_corr_doc(sc_load_t *l, const sg_ynode_t *root, const sg_ynode_t
     if (gb && !sg_ynode_is_null(gb)) {
         const char **names;
         size_t n;
-        if (!str_list(l, gb, "correlation.group-by", SC_MAX_GROUP_BY, &names, &n))
+        /* one place is kept for the agency (below) */
+        if (!str_list(l, gb, "correlation.group-by", SC_MAX_GROUP_BY - 1, &names, &n))
             return false;
         r->pub.group_by = names;
         r->pub.group_count = n;
     } else {
         static const char *const none[] = {NULL};
         r->pub.group_by = none;
+    }
+    /* One agency's windows never mix with another's: the agency joins the
+     * group-by (cross-agency patterns are joint defence's, incidents.md). */
+    if (l->set->opts.group_by_agency) {
+        bool have = false;
+        for (size_t g = 0; g < r->pub.group_count; g++)
+            have = have || !strcmp(r->pub.group_by[g], LF_SIGCORR_AGENCY_FIELD);
+        if (!have) {
+            const char **names = sg_alloc(arena(l), (r->pub.group_count + 2) * sizeof *names);
+            if (!names)
+                return false;
+            for (size_t g = 0; g < r->pub.group_count; g++)
+                names[g] = r->pub.group_by[g];
+            names[r->pub.group_count] = LF_SIGCORR_AGENCY_FIELD;
+            names[r->pub.group_count + 1] = NULL;
+            r->pub.group_by = names;
+            r->pub.group_count++;
+        }
     }
     /* timespan */
     const sg_ynode_t *ts = sg_ymap_get(corr, "timespan");
@@ -788,18 +812,12 @@ static lf_err_t load_one_file(sc_load_t *l, const char *path)
     return rc;
 }
 
-static int cmp_str(const void *a, const void *b)
+static lf_err_t walk_file(void *opaque, const char *path)
 {
-    return strcmp(*(char *const *)a, *(char *const *)b);
+    return load_one_file(opaque, path);
 }
 
-static bool has_yaml_ext(const char *n)
-{
-    size_t len = strlen(n);
-    return (len > 4 && !strcmp(n + len - 4, ".yml")) || (len > 5 && !strcmp(n + len - 5, ".yaml"));
-}
-
-static lf_err_t load_path(sc_load_t *l, const char *path, int depth)
+static lf_err_t load_path(sc_load_t *l, const char *path)
 {
     struct stat st;
     if (stat(path, &st) != 0) {
@@ -810,51 +828,7 @@ static lf_err_t load_path(sc_load_t *l, const char *path, int depth)
     }
     if (!S_ISDIR(st.st_mode))
         return load_one_file(l, path);
-    if (depth > 16)
-        return LF_OK;
-    DIR *d = opendir(path);
-    if (!d)
-        return LF_EIO;
-    char **names = NULL;
-    size_t n = 0, cap = 0;
-    lf_err_t rc = LF_OK;
-    struct dirent *de;
-    while ((de = readdir(d))) {
-        if (de->d_name[0] == '.')
-            continue;
-        if (!grow((void **)&names, &cap, n, sizeof *names) || !(names[n] = strdup(de->d_name))) {
-            rc = LF_ENOMEM;
-            break;
-        }
-        n++;
-    }
-    closedir(d);
-    if (n)
-        qsort(names, n, sizeof *names, cmp_str);
-    for (size_t i = 0; i < n && rc != LF_ENOMEM; i++) {
-        size_t pl = strlen(path) + strlen(names[i]) + 2;
-        char *full = malloc(pl);
-        if (!full) {
-            rc = LF_ENOMEM;
-            break;
-        }
-        snprintf(full, pl, "%s/%s", path, names[i]);
-        struct stat cs;
-        lf_err_t r = LF_OK;
-        if (stat(full, &cs) == 0 && S_ISDIR(cs.st_mode)) {
-            if (strcmp(names[i], "tests") != 0)
-                r = load_path(l, full, depth + 1);
-        } else if (has_yaml_ext(names[i])) {
-            r = load_one_file(l, full);
-        }
-        if (r != LF_OK && (rc == LF_OK || r == LF_ENOMEM))
-            rc = r;
-        free(full);
-    }
-    for (size_t i = 0; i < n; i++)
-        free(names[i]);
-    free(names);
-    return rc;
+    return sg_yaml_walk(path, walk_file, l);
 }
 
 static sc_load_t loader(lf_sigcorr_ruleset_t *set, lf_sigma_diag_cb *d, void *ud)
@@ -874,7 +848,7 @@ lf_err_t lf_sigcorr_load_dir(lf_sigcorr_ruleset_t *set, const char *path, lf_sig
                              void *ud)
 {
     sc_load_t l = loader(set, d, ud);
-    return load_path(&l, path, 0);
+    return load_path(&l, path);
 }
 
 lf_err_t lf_sigcorr_load_buffer(lf_sigcorr_ruleset_t *set, const char *name, const char *data,

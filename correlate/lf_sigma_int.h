@@ -48,6 +48,15 @@ typedef struct sg_ynode {
 lf_err_t sg_yaml_parse(const char *data, size_t len, sg_arena_t *arena, sg_ynode_t ***docs,
                        size_t *ndocs, char *err, size_t errlen, int *line, int *col);
 const sg_ynode_t *sg_ymap_get(const sg_ynode_t *map, const char *key);
+
+/* Rule directories: file(ud, path) for every *.yml and *.yaml below dir,
+ * in name order, descending at most SG_YAML_WALK_DEPTH levels and skipping
+ * hidden entries and directories named "tests". Returns the first error
+ * file() returned (LF_ENOMEM before any other), LF_EIO when dir cannot be
+ * opened. Used by the Sigma and the correlation rule loaders. */
+#define SG_YAML_WALK_DEPTH 16
+typedef lf_err_t sg_yaml_file_fn(void *ud, const char *path);
+lf_err_t sg_yaml_walk(const char *dir, sg_yaml_file_fn *file, void *ud);
 /* Plain scalar null, ~ or empty. */
 bool sg_ynode_is_null(const sg_ynode_t *n);
 

@@ -992,18 +992,20 @@ static lf_err_t load_path_file(lf_sigma_ruleset_t *set, const char *path, doc_ki
     return rc;
 }
 
-static int cmp_str(const void *a, const void *b)
+typedef struct walk_ctx {
+    lf_sigma_ruleset_t *set;
+    doc_kind_t kind;
+    lf_sigma_diag_cb *diag;
+    void *ud;
+} walk_ctx_t;
+
+static lf_err_t walk_file(void *opaque, const char *path)
 {
-    return strcmp(*(char *const *)a, *(char *const *)b);
+    walk_ctx_t *w = opaque;
+    return load_path_file(w->set, path, w->kind, w->diag, w->ud);
 }
 
-static bool has_yaml_ext(const char *n)
-{
-    size_t l = strlen(n);
-    return (l > 4 && strcmp(n + l - 4, ".yml") == 0) || (l > 5 && strcmp(n + l - 5, ".yaml") == 0);
-}
-
-static lf_err_t load_path(lf_sigma_ruleset_t *set, const char *path, doc_kind_t kind, int depth,
+static lf_err_t load_path(lf_sigma_ruleset_t *set, const char *path, doc_kind_t kind,
                           lf_sigma_diag_cb *diag, void *ud)
 {
     struct stat st;
@@ -1021,51 +1023,8 @@ static lf_err_t load_path(lf_sigma_ruleset_t *set, const char *path, doc_kind_t 
     }
     if (!S_ISDIR(st.st_mode))
         return load_path_file(set, path, kind, diag, ud);
-    if (depth > 16)
-        return LF_OK;
-    DIR *d = opendir(path);
-    if (!d)
-        return LF_EIO;
-    char **names = NULL;
-    size_t n = 0, cap = 0;
-    lf_err_t rc = LF_OK;
-    struct dirent *de;
-    while ((de = readdir(d))) {
-        if (de->d_name[0] == '.')
-            continue;
-        if (!grow((void **)&names, &cap, n, sizeof *names) || !(names[n] = strdup(de->d_name))) {
-            rc = LF_ENOMEM;
-            break;
-        }
-        n++;
-    }
-    closedir(d);
-    if (n)
-        qsort(names, n, sizeof *names, cmp_str);
-    for (size_t i = 0; i < n && rc != LF_ENOMEM; i++) {
-        size_t pl = strlen(path) + strlen(names[i]) + 2;
-        char *full = malloc(pl);
-        if (!full) {
-            rc = LF_ENOMEM;
-            break;
-        }
-        snprintf(full, pl, "%s/%s", path, names[i]);
-        struct stat cs;
-        lf_err_t r = LF_OK;
-        if (stat(full, &cs) == 0 && S_ISDIR(cs.st_mode)) {
-            if (strcmp(names[i], "tests") != 0)
-                r = load_path(set, full, kind, depth + 1, diag, ud);
-        } else if (has_yaml_ext(names[i])) {
-            r = load_path_file(set, full, kind, diag, ud);
-        }
-        if (r != LF_OK && (rc == LF_OK || r == LF_ENOMEM))
-            rc = r;
-        free(full);
-    }
-    for (size_t i = 0; i < n; i++)
-        free(names[i]);
-    free(names);
-    return rc;
+    walk_ctx_t w = {.set = set, .kind = kind, .diag = diag, .ud = ud};
+    return sg_yaml_walk(path, walk_file, &w);
 }
 
 lf_err_t lf_sigma_load_file(lf_sigma_ruleset_t *set, const char *path, lf_sigma_diag_cb *diag,
@@ -1077,7 +1036,7 @@ lf_err_t lf_sigma_load_file(lf_sigma_ruleset_t *set, const char *path, lf_sigma_
 lf_err_t lf_sigma_load_dir(lf_sigma_ruleset_t *set, const char *path, lf_sigma_diag_cb *diag,
                            void *ud)
 {
-    return load_path(set, path, DOC_RULES, 0, diag, ud);
+    return load_path(set, path, DOC_RULES, diag, ud);
 }
 
 lf_err_t lf_sigma_load_buffer(lf_sigma_ruleset_t *set, const char *name, const char *data,
@@ -1089,7 +1048,7 @@ lf_err_t lf_sigma_load_buffer(lf_sigma_ruleset_t *set, const char *name, const c
 lf_err_t lf_sigma_load_mappings(lf_sigma_ruleset_t *set, const char *path, lf_sigma_diag_cb *diag,
                                 void *ud)
 {
-    return load_path(set, path, DOC_MAPPINGS, 0, diag, ud);
+    return load_path(set, path, DOC_MAPPINGS, diag, ud);
 }
 
 lf_err_t lf_sigma_load_mappings_buffer(lf_sigma_ruleset_t *set, const char *name, const char *data,
@@ -1101,7 +1060,7 @@ lf_err_t lf_sigma_load_mappings_buffer(lf_sigma_ruleset_t *set, const char *name
 lf_err_t lf_sigma_load_placeholders(lf_sigma_ruleset_t *set, const char *path,
                                     lf_sigma_diag_cb *diag, void *ud)
 {
-    return load_path(set, path, DOC_PLACEHOLDERS, 0, diag, ud);
+    return load_path(set, path, DOC_PLACEHOLDERS, diag, ud);
 }
 
 lf_err_t lf_sigma_load_placeholders_buffer(lf_sigma_ruleset_t *set, const char *name,

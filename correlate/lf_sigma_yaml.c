@@ -6,9 +6,11 @@
  */
 #include "lf_sigma_int.h"
 
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <yaml.h>
 
 /* ---- arena ----------------------------------------------------------------- */
@@ -227,4 +229,81 @@ bool sg_ynode_is_null(const sg_ynode_t *n)
         return false;
     return n->len == 0 || strcmp(n->str, "null") == 0 || strcmp(n->str, "~") == 0 ||
            strcmp(n->str, "Null") == 0 || strcmp(n->str, "NULL") == 0;
+}
+
+/* ---- rule directories ---------------------------------------------------------- */
+
+static int cmp_name(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static bool is_yaml_name(const char *n)
+{
+    size_t l = strlen(n);
+    return (l > 4 && strcmp(n + l - 4, ".yml") == 0) || (l > 5 && strcmp(n + l - 5, ".yaml") == 0);
+}
+
+static lf_err_t walk(const char *dir, int depth, sg_yaml_file_fn *file, void *ud)
+{
+    if (depth > SG_YAML_WALK_DEPTH)
+        return LF_OK;
+    DIR *d = opendir(dir);
+    if (!d)
+        return LF_EIO;
+    char **names = NULL;
+    size_t n = 0, cap = 0;
+    lf_err_t rc = LF_OK;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        if (de->d_name[0] == '.')
+            continue;
+        if (n == cap) {
+            size_t ncap = cap ? cap * 2 : 32;
+            char **nn = realloc(names, ncap * sizeof *nn);
+            if (!nn) {
+                rc = LF_ENOMEM;
+                break;
+            }
+            names = nn;
+            cap = ncap;
+        }
+        if (!(names[n] = strdup(de->d_name))) {
+            rc = LF_ENOMEM;
+            break;
+        }
+        n++;
+    }
+    closedir(d);
+    if (n)
+        qsort(names, n, sizeof *names, cmp_name);
+    for (size_t i = 0; i < n && rc != LF_ENOMEM; i++) {
+        size_t pl = strlen(dir) + strlen(names[i]) + 2;
+        char *full = malloc(pl);
+        if (!full) {
+            rc = LF_ENOMEM;
+            break;
+        }
+        snprintf(full, pl, "%s/%s", dir, names[i]);
+        struct stat cs;
+        lf_err_t r = LF_OK;
+        if (stat(full, &cs) == 0 && S_ISDIR(cs.st_mode)) {
+            if (strcmp(names[i], "tests") != 0)
+                r = walk(full, depth + 1, file, ud);
+        } else if (is_yaml_name(names[i])) {
+            r = file(ud, full);
+        }
+        if (r != LF_OK && (rc == LF_OK || r == LF_ENOMEM))
+            rc = r;
+        free(full);
+    }
+    for (size_t i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+    return rc;
+}
+
+lf_err_t sg_yaml_walk(const char *dir, sg_yaml_file_fn *file, void *ud)
+{
+    return walk(dir, 0, file, ud);
 }

@@ -45,6 +45,19 @@ const lf_config_option_t lf_api_config_options[] = {
                     16 * 1024 * 1024,
                     "Largest body of a POST request (an analyst's action on an incident); a "
                     "larger body is refused with 413."),
+    LF_CFG_OPT_DURATION("agent_silent_after", lf_api_config_t, agent_silent_after_ms, "0", 0,
+                        604800000,
+                        "An agent without a heartbeat for this long is shown as silent. 0: "
+                        "three times the agent's own heartbeat interval (agent.heartbeat_interval, "
+                        "30 s by default, so 90 s)."),
+    LF_CFG_OPT_DURATION("agent_problem_window", lf_api_config_t, agent_problem_window_ms, "15m",
+                        1000, 604800000,
+                        "An agent whose loss counters (names ending in _lost, _dropped, _errors) "
+                        "rose, or that logged an error, within this window is shown as "
+                        "unhealthy."),
+    LF_CFG_OPT_INT("agent_full_percent", lf_api_config_t, agent_full_percent, "90", 1, 100,
+                   "An agent whose spool or send window (unacknowledged bytes) is at least this "
+                   "full is shown as unhealthy."),
     LF_CFG_END,
 };
 
@@ -561,6 +574,10 @@ lf_err_t lf_api_start(const lf_api_config_t *cfg, const lf_api_deps_t *deps, lf_
     api->per_ip_connection_limit = cfg->per_ip_connection_limit;
     api->max_response_size = cfg->max_response_size;
     api->max_request_body = cfg->max_request_body;
+    api->agent_limits =
+        (lf_agents_health_limits_t){.silent_after_ms = cfg->agent_silent_after_ms,
+                                    .problem_window_ms = cfg->agent_problem_window_ms,
+                                    .spool_full_percent = (int)cfg->agent_full_percent};
     api->started_mono_ms = lf_time_mono_ms();
     atomic_init(&api->log_window_start, api->started_mono_ms);
 

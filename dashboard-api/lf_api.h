@@ -41,8 +41,11 @@ typedef struct lf_api_config {
     int64_t connection_timeout_ms; /* idle connections are closed after this */
     int64_t max_page_size;         /* largest `limit` of /api/v1/events */
     int64_t per_ip_connection_limit;
-    int64_t max_response_size; /* bytes; a larger response body is refused (500) */
-    int64_t max_request_body;  /* bytes of a POST body; larger is refused (413) */
+    int64_t max_response_size;       /* bytes; a larger response body is refused (500) */
+    int64_t max_request_body;        /* bytes of a POST body; larger is refused (413) */
+    int64_t agent_silent_after_ms;   /* no heartbeat this long: silent (0 = 3 x interval) */
+    int64_t agent_problem_window_ms; /* recent losses or errors: unhealthy */
+    int64_t agent_full_percent;      /* spool or send window this full: unhealthy */
 } lf_api_config_t;
 
 /* The `api:` section rows (defaults: loopback only, 2 threads, 256

@@ -9,6 +9,7 @@
 #ifndef LF_API_INTERNAL_H
 #define LF_API_INTERNAL_H
 
+#include "lf_agents.h"
 #include "lf_api.h"
 #include "lf_buf.h"
 #include "lf_json.h"
@@ -94,6 +95,7 @@ struct lf_api {
     int64_t per_ip_connection_limit;
     int64_t max_response_size;
     int64_t max_request_body;
+    lf_agents_health_limits_t agent_limits;
     uint16_t port;
     int64_t started_mono_ms;
 
@@ -123,6 +125,15 @@ void lf_api_resp_error(lf_api_resp_t *resp, unsigned status, const char *code, c
 /* Checks the writer after a handler built its JSON body: a body past the
  * configured maximum becomes a 500 "response_too_large" error. */
 void lf_api_resp_json_finish(lf_api_req_t *req, lf_api_resp_t *resp, const lf_json_t *js);
+
+/* ---- Agents (lf_api_agents.c) ---------------------------------------------- */
+
+/* GET /api/v1/agents and /api/v1/agents/{id}: stored agents joined with the
+ * registry (enrolment, heartbeat, counters) and their derived status. */
+void lf_api_handle_agents(lf_api_req_t *req, lf_api_resp_t *resp);
+void lf_api_handle_agent(lf_api_req_t *req, lf_api_resp_t *resp);
+/* Appends lianfang_agents{status="..."} gauges (computed now) to out. */
+lf_err_t lf_api_agents_metrics(lf_api_t *api, lf_buf_t *out);
 
 /* ---- Parsing (lf_api_params.c) -------------------------------------------- */
 

@@ -301,55 +301,7 @@ static void handle_event(lf_api_req_t *req, lf_api_resp_t *resp)
     lf_api_resp_json_finish(req, resp, &js);
 }
 
-/* ---- GET /api/v1/agents --------------------------------------------------- */
-
-static void json_time_or_null(lf_json_t *js, const char *key, int64_t ms)
-{
-    lf_json_key(js, key);
-    if (ms > 0)
-        lf_json_timestamp_ms(js, ms);
-    else
-        lf_json_null(js);
-}
-
-static bool agents_add(void *opaque, const lf_store_agent_info_t *agent)
-{
-    lf_json_t *js = opaque;
-    lf_json_object_begin(js);
-    lf_json_key(js, "id");
-    lf_json_string(js, agent->agent_id.ptr, agent->agent_id.len);
-    lf_json_key(js, "agency");
-    lf_json_string(js, agent->agency.ptr, agent->agency.len);
-    lf_json_key(js, "host");
-    lf_json_string(js, agent->host.ptr, agent->host.len);
-    lf_json_key(js, "watermark");
-    lf_json_uint(js, agent->watermark);
-    lf_json_key(js, "events_stored");
-    lf_json_uint(js, agent->events_stored);
-    lf_json_key(js, "duplicates");
-    lf_json_uint(js, agent->duplicates);
-    json_time_or_null(js, "first_seen", agent->first_seen_ms);
-    json_time_or_null(js, "last_seen", agent->last_seen_ms);
-    lf_json_object_end(js);
-    return lf_json_error(js) == LF_OK;
-}
-
-static void handle_agents(lf_api_req_t *req, lf_api_resp_t *resp)
-{
-    lf_json_t js;
-    lf_json_init(&js, &resp->body);
-    lf_json_object_begin(&js);
-    lf_json_key(&js, "agents");
-    lf_json_array_begin(&js);
-    lf_err_t rc = lf_store_agents_list(req->api->deps.store, agents_add, &js);
-    if (rc != LF_OK && lf_json_error(&js) == LF_OK) {
-        store_read_error(resp, "agents list", rc);
-        return;
-    }
-    lf_json_array_end(&js);
-    lf_json_object_end(&js);
-    lf_api_resp_json_finish(req, resp, &js);
-}
+/* GET /api/v1/agents and /api/v1/agents/{id}: lf_api_agents.c. */
 
 /* ---- GET /api/v1/alerts --------------------------------------------------- */
 
@@ -664,6 +616,8 @@ static void handle_metrics(lf_api_req_t *req, lf_api_resp_t *resp)
         rc = lf_metrics_write_prometheus(api->deps.metrics, &resp->body);
     if (rc == LF_OK)
         rc = lf_metrics_write_prometheus(&api->own_metrics, &resp->body);
+    if (rc == LF_OK)
+        rc = lf_api_agents_metrics(api, &resp->body);
     if (rc == LF_EFULL) {
         lf_metric_add(&api->too_large, 1);
         lf_api_resp_error(resp, 500, "response_too_large", "metrics exceed the response limit");
@@ -742,9 +696,14 @@ const lf_api_route_t lf_api_routes[] = {
     {"GET", "/api/v1/lights", handle_lights, "lights", NULL,
      "Threat lights (威脅燈號) per agency and per region, computed from open incidents and "
      "agent silence (domain rules in docs/incidents.md)."},
-    {"GET", "/api/v1/agents", handle_agents, "agents", NULL,
-     "Known agents by id: agency, host, stored watermark, events stored, duplicates "
-     "dropped, first and last seen (RFC 3339)."},
+    {"GET", "/api/v1/agents", lf_api_handle_agents, "agents", "agency,status",
+     "Known agents by id: `{\"agents\":[...],\"count\":n}`, each with its derived `status` "
+     "(healthy, unhealthy, silent, not_enrolled, refused) and `problems`, agency, host, os, "
+     "version, `enrolment` (state, reason, refused batches), heartbeat times and the agent's "
+     "own `counters`, and what the store holds (watermark, events stored, duplicates, first "
+     "and last seen, RFC 3339). `agency` and `status` filter exactly."},
+    {"GET", "/api/v1/agents/{id}", lf_api_handle_agent, "agent", NULL,
+     "One agent as in the list, or 404."},
     {"GET", "/api/v1/decode-failures", handle_decode_failures, "decode_failures", NULL,
      "The newest records no decoder could take (`ingest.failure_samples` kept): time, agent, "
      "source, decoder, reason and the record's first bytes, with counts per agent and per "

@@ -593,8 +593,8 @@ static const lf_builtin_decoder_t builtins[] = {
     {"auditd", lf_auditd_probe, lf_auditd_decode},
 };
 
-static const char *const framing_names[] = {"raw", "syslog-5424", "syslog-3164"};
-enum { ID_RAW = 1, ID_5424 = 2, ID_3164 = 3 };
+static const char *const framing_names[] = {"raw", "syslog-5424", "syslog-3164", "journald"};
+enum { ID_RAW = 1, ID_5424 = 2, ID_3164 = 3, ID_JOURNALD = 4 };
 
 lf_decoder_t *lf_decoders_add(lf_decoders_t *set, const char *name, const char *origin)
 {
@@ -799,10 +799,15 @@ static int frame(const lf_decode_ctx_t *ctx, lf_str_t line, lf_event_t *ev, lf_s
     size_t len = line.len;
     size_t p = 0;
     int pri = -1;
-    bool has_pri = parse_pri(s, len, &p, &pri);
     const char *name = NULL;
     saved_event_t sv;
     save_event(ev, &sv);
+    if (len > 0 && s[0] == '{') {
+        if (lf_journald_frame(line, ctx->state ? &ctx->state->arena : NULL, ev, body, program))
+            return ID_JOURNALD;
+        restore_event(ev, &sv);
+    }
+    bool has_pri = parse_pri(s, len, &p, &pri);
     if (has_pri && len - p >= 2 && s[p] == '1' && s[p + 1] == ' ')
         name = decode_5424(ctx, s, len, p + 2, ev);
     if (!name) {
@@ -830,6 +835,9 @@ void lf_decode(const lf_decode_ctx_t *ctx, lf_str_t line, lf_event_t *ev, lf_dec
 {
     const lf_decoders_t *set = ctx->decoders;
     lf_str_t body, program;
+    /* The arena holds framing's unescaped values too. */
+    if (ctx->state)
+        lf_arena_reset(&ctx->state->arena);
     int framed = frame(ctx, line, ev, &body, &program);
     res->decoder = framing_names[framed - 1];
     res->decoder_id = set ? framed : 0;
@@ -842,7 +850,6 @@ void lf_decode(const lf_decode_ctx_t *ctx, lf_str_t line, lf_event_t *ev, lf_dec
         }
         return;
     }
-    lf_arena_reset(&ctx->state->arena);
     lf_dec_input_t in = {.ctx = ctx,
                          .state = ctx->state,
                          .arena = &ctx->state->arena,

@@ -70,8 +70,10 @@
     X(FILE_HASH_MD5, "file.hash.md5", STR)                                                         \
     X(FILE_HASH_SHA1, "file.hash.sha1", STR)                                                       \
     X(FILE_HASH_SHA256, "file.hash.sha256", STR)                                                   \
+    X(FILE_MTIME, "file.mtime", TS)                                                                \
     X(FILE_NAME, "file.name", STR)                                                                 \
     X(FILE_PATH, "file.path", STR)                                                                 \
+    X(FILE_SIZE, "file.size", INT)                                                                 \
     X(GROUP_ID, "group.id", STR)                                                                   \
     X(GROUP_NAME, "group.name", STR)                                                               \
     X(HOST_HOSTNAME, "host.hostname", STR)                                                         \
@@ -138,6 +140,8 @@
     X(RULE_CATEGORY, "rule.category", STR)                                                         \
     X(RULE_ID, "rule.id", STR)                                                                     \
     X(RULE_NAME, "rule.name", STR)                                                                 \
+    X(RULE_RULESET, "rule.ruleset", STR)                                                           \
+    X(RULE_VERSION, "rule.version", STR)                                                           \
     X(SERVER_DOMAIN, "server.domain", STR)                                                         \
     X(SERVER_IP, "server.ip", IP)                                                                  \
     X(SERVICE_NAME, "service.name", STR)                                                           \
@@ -149,6 +153,8 @@
     X(SOURCE_PACKETS, "source.packets", INT)                                                       \
     X(SOURCE_PORT, "source.port", INT)                                                             \
     X(SOURCE_USER_NAME, "source.user.name", STR)                                                   \
+    X(SYSTEMD_UNIT, "systemd.unit", STR)                                                           \
+    X(TAGS, "tags", LIST)                                                                          \
     X(URL_DOMAIN, "url.domain", STR)                                                               \
     X(URL_FULL, "url.full", STR)                                                                   \
     X(URL_ORIGINAL, "url.original", STR)                                                           \

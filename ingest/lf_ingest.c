@@ -1,4 +1,5 @@
 #include "lf_ingest.h"
+#include "lf_agents.h"
 #include "lf_decode.h"
 #include "lf_event.h"
 #include "lf_json.h"
@@ -146,6 +147,7 @@ struct lf_ingest {
     void *event_hook_opaque;
     lf_ingest_batch_hook_t batch_hook;
     void *batch_hook_opaque;
+    lf_agents_t *enrol; /* agent registry; NULL: heartbeats skipped, every batch admitted */
     lf_decode_state_t *decode_state;
     source_ctx_t *sources;
     size_t source_count;
@@ -616,11 +618,24 @@ static lf_err_t store_record(lf_ingest_t *ing, lf_store_batch_t *b, const lf_wir
 static lf_err_t process_message(lf_ingest_t *ing, lf_store_batch_t *b, rd_kafka_message_t *m,
                                 int64_t now)
 {
+    if (m->len >= 4 && memcmp(m->payload, LF_WIRE_HEARTBEAT_MAGIC, 4) == 0) {
+        /* An agent's heartbeat: its registry record is written in this
+         * batch, before the batches that follow it in the partition. */
+        const char *why = NULL;
+        lf_err_t hrc = ing->enrol ? lf_agents_on_heartbeat(ing->enrol, lf_store_batch_wtx(b),
+                                                           m->payload, m->len, now, &why)
+                                  : LF_OK;
+        return hrc == LF_EPARSE ? store_rejected(ing, b, m, why) : hrc;
+    }
     lf_wire_batch_t wb;
     if (lf_wire_batch_parse(m->payload, m->len, &wb) != LF_OK)
         return store_rejected(ing, b, m, "not a valid Lianfang event batch (LFE1)");
     if (wb.h.agent_id.len > LF_STORE_MAX_AGENT_ID || wb.h.agent_id.ptr[0] == '_')
         return store_rejected(ing, b, m, "agent id too long or reserved (starts with '_')");
+    bool admit = true;
+    lf_err_t arc = lf_agents_admit(ing->enrol, lf_store_batch_wtx(b), &wb.h, wb.count, now, &admit);
+    if (arc != LF_OK || !admit)
+        return arc; /* refused: not stored, so not acknowledged; the agent re-sends */
     lf_wire_iter_t it;
     lf_wire_record_t rec;
     lf_wire_batch_iter(&wb, &it);
@@ -1217,6 +1232,11 @@ void lf_ingest_set_batch_hook(lf_ingest_t *ing, lf_ingest_batch_hook_t hook, voi
 {
     ing->batch_hook = hook;
     ing->batch_hook_opaque = opaque;
+}
+
+void lf_ingest_set_agents(lf_ingest_t *ing, lf_agents_t *agents)
+{
+    ing->enrol = agents;
 }
 
 void lf_ingest_set_event_hook(lf_ingest_t *ing, lf_ingest_event_hook_t hook, void *opaque)

@@ -87,6 +87,13 @@ void lf_ingest_set_event_hook(lf_ingest_t *ing, lf_ingest_event_hook_t hook, voi
 typedef lf_err_t (*lf_ingest_batch_hook_t)(void *opaque, lf_store_batch_t *batch, bool commit);
 void lf_ingest_set_batch_hook(lf_ingest_t *ing, lf_ingest_batch_hook_t hook, void *opaque);
 
+/* Hands heartbeats and the admission of event batches to the agent
+ * registry (lf_agents.h; borrowed, must outlive the ingest). Without one,
+ * heartbeats are consumed and skipped and every batch is admitted. Loop
+ * thread, before messages arrive. */
+typedef struct lf_agents lf_agents_t;
+void lf_ingest_set_agents(lf_ingest_t *ing, lf_agents_t *agents);
+
 /* Loads ingest.decoders_dir again and swaps the new decoders in (loop
  * thread, e.g. on SIGHUP). On any error (a bad rule file, a source's format
  * no longer defined) the running decoders stay and errstr says why. */

@@ -9,7 +9,7 @@ PKGS=(
   build-essential cmake ninja-build pkg-config clang clang-format libclang-rt-14-dev python3
   librdkafka-dev libuv1-dev liblmdb-dev lmdb-utils libyaml-dev libjansson-dev
   libmicrohttpd-dev libpcre2-dev libyara-dev libzstd-dev libssl-dev libcmocka-dev
-  curl procps openssl
+  curl procps openssl libsystemd-dev systemd-journal-remote
 )
 missing=()
 for p in "${PKGS[@]}"; do

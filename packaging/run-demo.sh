@@ -30,6 +30,15 @@ BIN="$ROOT/build/release"
 for f in packaging/samples/*.log; do
   [ -f "$RUN/samples/$(basename "$f")" ] || cp "$f" "$RUN/samples/"
 done
+# Enrolment: one token for the demo agency, generated once; lianfangd keeps
+# its SHA-256, the agent the token (mode 0600).
+if [ ! -s "$RUN/agent-enrolment.token" ]; then
+  (umask 077; openssl rand -hex 32 > "$RUN/agent-enrolment.token")
+fi
+chmod 0600 "$RUN/agent-enrolment.token"
+(umask 027; printf 'tokens:\n  TC-01: "sha256:%s"\n' \
+  "$(tr -d '\n' < "$RUN/agent-enrolment.token" | sha256sum | cut -d' ' -f1)" \
+  > "$RUN/enrolment-tokens.yaml")
 sed "s#@RUN@#$RUN#g" packaging/demo/lianfangd.yaml > "$RUN/lianfangd.yaml"
 sed "s#@RUN@#$RUN#g" packaging/demo/lianfang-agent.yaml > "$RUN/lianfang-agent.yaml"
 

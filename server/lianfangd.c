@@ -7,6 +7,8 @@
  * header; this file only wires them together, owns the process lifetime and
  * decides when to stop.
  */
+#include "agent_rules.h"
+#include "lf_agents.h"
 #include "lf_api.h"
 #include "lf_broker.h"
 #include "lf_config.h"
@@ -36,10 +38,12 @@ typedef struct server_config {
     lf_broker_config_t broker;
     lf_kafka_config_t kafka;
     lf_ingest_config_t ingest;
+    lf_agents_config_t enrolment;
     lf_detect_config_t detect;
     lf_incidents_config_t incidents;
     lf_store_config_t store;
     lf_api_config_t api;
+    lf_agent_rules_config_t agents;
 } server_config_t;
 
 static const lf_config_option_t server_options[] = {
@@ -51,6 +55,8 @@ static const lf_config_option_t server_options[] = {
                        "Kafka connection (the embedded broker, or a real cluster)."),
     LF_CFG_OPT_SECTION("ingest", server_config_t, ingest, lf_ingest_config_options,
                        "Consuming, decoding and acknowledging events."),
+    LF_CFG_OPT_SECTION("enrolment", server_config_t, enrolment, lf_agents_config_options,
+                       "Agent enrolment: tokens per agency, and whether agents must enrol."),
     LF_CFG_OPT_SECTION("detect", server_config_t, detect, lf_detect_config_options,
                        "Detection: Sigma rules, YARA rules and STIX 2.1 indicators."),
     LF_CFG_OPT_SECTION("incidents", server_config_t, incidents, lf_incidents_config_options,
@@ -58,6 +64,8 @@ static const lf_config_option_t server_options[] = {
     LF_CFG_OPT_SECTION("store", server_config_t, store, lf_store_config_options, "The LMDB store."),
     LF_CFG_OPT_SECTION("api", server_config_t, api, lf_api_config_options,
                        "HTTP API and dashboard."),
+    LF_CFG_OPT_SECTION("agents", server_config_t, agents, lf_agent_rules_config_options,
+                       "Content published to agents: the YARA rule set they scan files with."),
     LF_CFG_END};
 
 typedef struct server {
@@ -68,9 +76,11 @@ typedef struct server {
     lf_broker_t *broker;
     lf_store_t *store;
     lf_ingest_t *ingest;
+    lf_agents_t *agents;
     lf_detect_t *detect;
     lf_incidents_t *incidents;
     lf_api_t *api;
+    lf_agent_rules_t *agent_rules;
     /* detection hook state, loop thread only */
     lf_store_batch_t *hook_batch;
     const lf_event_t *hook_event;
@@ -78,6 +88,8 @@ typedef struct server {
     lf_err_t hook_rc;
     lf_buf_t alert_doc;
     int64_t started_ms;
+    uv_timer_t corr_clock; /* closes due correlation windows when no batch comes */
+    int64_t last_batch_ms; /* monotonic, of the last batch through on_batch_end */
 } server_t;
 
 static void add_check(lf_api_health_t *h, const char *name, bool ok, const char *detail)
@@ -171,38 +183,80 @@ static lf_err_t on_decode_failures(void *opaque, lf_buf_t *out)
     return lf_json_error(&js);
 }
 
-/* Hands a stored alert to incident grouping, in the same batch. */
-static void group_alert(server_t *srv, const lf_detect_hit_t *hit, uint64_t alert_id)
+/* The entity fields of incident grouping that a correlation's group-by
+ * values (ECS names) stand for. */
+static void correlation_entities(const lf_sigcorr_alert_t *c, lf_incident_alert_t *a)
+{
+    for (size_t i = 0; i < c->rule->group_count; i++) {
+        const char *name = c->rule->group_by[i];
+        lf_str_t v = c->group_values[i];
+        if (!v.len)
+            continue;
+        switch (lf_field_lookup(name, strlen(name))) {
+        case LF_F_ORGANIZATION_ID:
+            a->agency = v;
+            break;
+        case LF_F_SOURCE_IP:
+        case LF_F_CLIENT_IP:
+            a->source_ip = v;
+            break;
+        case LF_F_USER_NAME:
+            a->user = v;
+            break;
+        case LF_F_HOST_NAME:
+            a->host = v;
+            break;
+        case LF_F_FILE_HASH_SHA256:
+        case LF_F_PROCESS_HASH_SHA256:
+        case LF_F_FILE_HASH_MD5:
+            a->file_hash = v;
+            break;
+        default:
+            break;
+        }
+    }
+}
+
+/* Hands a stored alert to incident grouping, in the same batch. A
+ * correlation alert of a window that closed on the clock has no event: its
+ * agency and entities come from its group-by values. */
+static void group_alert(server_t *srv, const lf_detect_hit_t *hit, uint64_t alert_id,
+                        int64_t time_ms)
 {
     static const char *const kinds[] = {"sigma", "yara", "intel"};
     const lf_event_t *ev = srv->hook_event;
+    const lf_store_event_in_t *in = srv->hook_in;
     char ip[64] = "";
     lf_str_t src = {0};
     lf_field_id_t ip_fields[] = {LF_F_SOURCE_IP, LF_F_CLIENT_IP};
-    for (size_t i = 0; i < 2 && !src.len; i++)
+    for (size_t i = 0; ev && i < 2 && !src.len; i++)
         if (!lf_event_has(ev, ip_fields[i]) ||
             !lf_event_value_text(ev, ip_fields[i], ip, sizeof ip, &src))
             src = (lf_str_t){0};
     lf_field_id_t hash_fields[] = {LF_F_FILE_HASH_SHA256, LF_F_PROCESS_HASH_SHA256,
                                    LF_F_FILE_HASH_MD5};
     lf_str_t hash = {0};
-    for (size_t i = 0; i < 3 && !hash.len; i++)
+    for (size_t i = 0; ev && i < 3 && !hash.len; i++)
         if (lf_event_has(ev, hash_fields[i]))
             hash = ev->str[hash_fields[i]];
     lf_incident_alert_t a = {
         .alert_id = alert_id,
-        .time_ms = srv->hook_in->timestamp_ms,
+        .time_ms = time_ms,
         .level = hit->level,
-        .kind = (unsigned)hit->kind < 3 ? kinds[hit->kind] : "sigma",
-        .agency = srv->hook_in->agency,
+        .kind = hit->kind == LF_DETECT_CORRELATION ? "correlation"
+                : (unsigned)hit->kind < 3          ? kinds[hit->kind]
+                                                   : "sigma",
+        .agency = in ? in->agency : lf_str_c(""),
         .rule_id = lf_str_c(hit->rule_id),
-        .host = srv->hook_in->host,
-        .user = lf_event_has(ev, LF_F_USER_NAME) ? ev->str[LF_F_USER_NAME] : (lf_str_t){0},
+        .host = in ? in->host : lf_str_c(""),
+        .user = ev && lf_event_has(ev, LF_F_USER_NAME) ? ev->str[LF_F_USER_NAME] : (lf_str_t){0},
         .source_ip = src,
         .file_hash = hash,
-        .agent_id = srv->hook_in->agent_id,
-        .event_seq = srv->hook_in->seq,
+        .agent_id = in ? in->agent_id : lf_str_c(""),
+        .event_seq = in ? in->seq : 0,
     };
+    if (hit->correlation)
+        correlation_entities(hit->correlation, &a);
     if (hit->sigma) {
         a.rule_title = lf_str_c(hit->sigma->title);
         a.tactics = hit->sigma->attack_tactics.items;
@@ -234,8 +288,14 @@ static void on_detect_hit(void *opaque, const lf_detect_hit_t *hit)
         lf_warn("server", "alert of rule %s not stored: %s", hit->rule_id, lf_strerror(rc));
         return;
     }
+    lf_str_t agency = srv->hook_in ? srv->hook_in->agency : lf_str_c("");
+    if (hit->correlation) {
+        lf_incident_alert_t ent = {.agency = agency};
+        correlation_entities(hit->correlation, &ent);
+        agency = ent.agency;
+    }
     lf_store_alert_in_t alert = {.timestamp_ms = ts,
-                                 .agency = srv->hook_in ? srv->hook_in->agency : lf_str_c(""),
+                                 .agency = agency,
                                  .rule_id = lf_str_c(hit->rule_id),
                                  .level = hit->level,
                                  .doc = srv->alert_doc.data,
@@ -245,8 +305,8 @@ static void on_detect_hit(void *opaque, const lf_detect_hit_t *hit)
         lf_warn("server", "alert of rule %.200s refused by the store (oversized)", hit->rule_id);
     else if (rc != LF_OK)
         srv->hook_rc = rc;
-    else if (srv->incidents && srv->hook_in)
-        group_alert(srv, hit, id);
+    else if (srv->incidents)
+        group_alert(srv, hit, id, ts);
 }
 
 /* Ingest hook: runs detection on every newly stored event. */
@@ -293,6 +353,7 @@ static lf_err_t on_batch_end(void *opaque, lf_store_batch_t *batch, bool commit)
         return srv->incidents ? lf_incidents_batch_end(srv->incidents, batch, false) : LF_OK;
     }
     lf_err_t rc = LF_OK;
+    srv->last_batch_ms = (int64_t)uv_now(&srv->loop);
     if (srv->detect) {
         srv->hook_batch = batch;
         srv->hook_event = NULL;
@@ -309,6 +370,36 @@ static lf_err_t on_batch_end(void *opaque, lf_store_batch_t *batch, bool commit)
     if (rc == LF_OK && srv->incidents)
         rc = lf_incidents_batch_end(srv->incidents, batch, true);
     return rc;
+}
+
+/* The correlation clock: with no batch for detect.correlation_clock, a
+ * batch of its own lets windows that are due close and raise their alerts
+ * (with their changed state, exactly once like every batch). The loop is
+ * the store's only batch writer, so this never meets an ingest batch. */
+static void on_corr_clock(uv_timer_t *t)
+{
+    server_t *srv = t->data;
+    if (!srv->detect ||
+        (int64_t)uv_now(&srv->loop) - srv->last_batch_ms < srv->cfg.detect.correlation_clock_ms)
+        return;
+    lf_store_batch_t *b;
+    lf_err_t rc = lf_store_batch_begin(srv->store, &b);
+    if (rc == LF_OK) {
+        rc = on_batch_end(srv, b, true);
+        if (rc == LF_OK) {
+            rc = lf_store_batch_commit(b, NULL, NULL);
+            if (rc != LF_OK)
+                on_batch_end(srv, b, false);
+        } else {
+            lf_store_batch_abort(b);
+            on_batch_end(srv, b, false);
+        }
+    }
+    if (rc != LF_OK)
+        lf_warn("server",
+                "correlation clock: the batch was not stored (%s); the windows close "
+                "with the next batch",
+                lf_strerror(rc));
 }
 
 typedef struct restore_ctx {
@@ -334,10 +425,18 @@ static void on_signal(uv_signal_t *h, int signum)
         if (lf_ingest_reload_decoders(srv->ingest, err, sizeof err) != LF_OK)
             lf_error("server", "SIGHUP: decoders not reloaded, the running ones stay: %s", err);
         err[0] = '\0';
+        if (lf_agents_reload(srv->agents, err, sizeof err) != LF_OK)
+            lf_error("server", "SIGHUP: enrolment tokens not reloaded, the loaded ones stay: %s",
+                     err);
+        err[0] = '\0';
         if (!srv->detect)
             lf_info("server", "SIGHUP: detection is disabled, nothing to reload");
         else if (lf_detect_reload(srv->detect, err, sizeof err) != LF_OK)
             lf_error("server", "SIGHUP: %s", err);
+        err[0] = '\0';
+        if (srv->agent_rules && lf_agent_rules_publish(srv->agent_rules, err, sizeof err) != LF_OK)
+            lf_error("server",
+                     "SIGHUP: agent YARA rule set refused, agents keep the set they run: %s", err);
         return;
     }
     if (signum == SIGUSR1 || signum == SIGUSR2) {
@@ -359,7 +458,8 @@ static void usage(FILE *out)
                  "  --config PATH        configuration file (default " DEFAULT_CONFIG ")\n"
                  "  --check-config       validate the configuration and exit\n"
                  "  --config-reference   print the configuration reference (Markdown)\n\n"
-                 "Signals: SIGTERM/SIGINT stop; SIGHUP reloads decoders and detection content;\n"
+                 "Signals: SIGTERM/SIGINT stop; SIGHUP reloads decoders, detection content\n"
+                 "and enrolment tokens;\n"
                  "SIGUSR1/SIGUSR2 take the embedded broker down/up (for outage drills).\n");
 }
 
@@ -487,6 +587,14 @@ int main(int argc, char **argv)
             lf_info("server", "region model: %zu region(s) from %s", regions->region_count,
                     srv.cfg.incidents.regions_file);
     }
+    rc = lf_agents_new(&srv.cfg.enrolment, &srv.metrics, &srv.agents, errstr, sizeof errstr);
+    if (rc != LF_OK) {
+        lf_error("server", "%s", errstr);
+        goto out;
+    }
+    lf_info("server", "enrolment: %zu agencies with a token, %s", lf_agents_token_count(srv.agents),
+            srv.cfg.enrolment.required ? "required (events of agents not enrolled are held back)"
+                                       : "optional (agents not enrolled are accepted)");
     lf_buf_init(&srv.alert_doc, 4u << 20);
     rc = lf_ingest_start(&srv.cfg.ingest, &srv.cfg.kafka, &srv.loop, srv.store, &srv.metrics,
                          &srv.ingest, errstr, sizeof errstr);
@@ -494,9 +602,16 @@ int main(int argc, char **argv)
         lf_error("server", "ingest: %s", errstr);
         goto out;
     }
+    lf_ingest_set_agents(srv.ingest, srv.agents);
     if (srv.detect) {
         lf_ingest_set_event_hook(srv.ingest, on_new_event, &srv);
         lf_ingest_set_batch_hook(srv.ingest, on_batch_end, &srv);
+    }
+    rc = lf_agent_rules_new(&srv.cfg.agents, srv.cfg.detect.rules_dir, &srv.cfg.kafka, &srv.loop,
+                            &srv.metrics, &srv.agent_rules, errstr, sizeof errstr);
+    if (rc != LF_OK) {
+        lf_error("server", "agent rules: %s", errstr);
+        goto out;
     }
     lf_api_deps_t deps = {
         .store = srv.store,
@@ -515,6 +630,12 @@ int main(int argc, char **argv)
     lf_info("server", "dashboard and API on http://%s/ (port %u)", srv.cfg.api.listen,
             (unsigned)lf_api_port(srv.api));
 
+    if (srv.detect && srv.cfg.detect.correlation_clock_ms > 0) {
+        uv_timer_init(&srv.loop, &srv.corr_clock);
+        srv.corr_clock.data = &srv;
+        uint64_t every = (uint64_t)srv.cfg.detect.correlation_clock_ms;
+        uv_timer_start(&srv.corr_clock, on_corr_clock, every, every);
+    }
     uv_signal_t *sigs[] = {&srv.sig_term, &srv.sig_int, &srv.sig_usr1, &srv.sig_usr2, &srv.sig_hup};
     int signums[] = {SIGTERM, SIGINT, SIGUSR1, SIGUSR2, SIGHUP};
     for (int i = 0; i < 5; i++) {
@@ -532,8 +653,10 @@ out:
         lf_ingest_stop(srv.ingest);
     uv_walk(&srv.loop, close_walk, NULL);
     uv_run(&srv.loop, UV_RUN_DEFAULT);
+    lf_agent_rules_free(srv.agent_rules);
     uv_loop_close(&srv.loop);
     lf_detect_free(srv.detect);
+    lf_agents_free(srv.agents);
     lf_incidents_free(srv.incidents);
     lf_buf_free(&srv.alert_doc);
     lf_store_close(srv.store);

@@ -194,6 +194,7 @@ static lf_err_t open_dbs(lf_store_t *st, char *errstr, size_t errlen)
         {"incident_keys", &st->db_tables[LF_TABLE_INCIDENT_KEYS]},
         {"incident_links", &st->db_tables[LF_TABLE_INCIDENT_LINKS]},
         {"joint", &st->db_tables[LF_TABLE_JOINT]},
+        {"agent_registry", &st->db_tables[LF_TABLE_AGENT_REGISTRY]},
     };
     for (size_t i = 0; i < sizeof dbs / sizeof dbs[0]; i++) {
         rc = mdb_dbi_open(txn, dbs[i].name, MDB_CREATE, dbs[i].dbi);
@@ -1174,6 +1175,34 @@ lf_err_t lf_store_agent_watermark(lf_store_t *st, lf_str_t agent_id, uint64_t *w
         *watermark = r.watermark;
     mdb_txn_abort(txn);
     return err == LF_ENOTFOUND ? LF_OK : err;
+}
+
+lf_err_t lf_store_agent_get(lf_store_t *st, lf_str_t agent_id, lf_store_agent_info_cb cb,
+                            void *opaque)
+{
+    if (!agent_id_ok(agent_id) || !cb)
+        return LF_EINVAL;
+    MDB_txn *txn;
+    lf_err_t err = read_begin(st, &txn);
+    if (err != LF_OK)
+        return err;
+    agent_record_t r;
+    err = agent_lookup(st, txn, agent_id, &r);
+    if (err == LF_OK) {
+        lf_store_agent_info_t info = {
+            .agent_id = agent_id,
+            .agency = r.agency,
+            .host = r.host,
+            .watermark = r.watermark,
+            .events_stored = r.events_stored,
+            .duplicates = r.duplicates,
+            .first_seen_ms = r.first_seen_ms,
+            .last_seen_ms = r.last_seen_ms,
+        };
+        cb(opaque, &info);
+    }
+    mdb_txn_abort(txn);
+    return err;
 }
 
 lf_err_t lf_store_offset_get(lf_store_t *st, const char *topic, int32_t partition,

@@ -203,6 +203,10 @@ typedef bool (*lf_store_agent_info_cb)(void *opaque, const lf_store_agent_info_t
 /* Lists known agents ordered by agent id (byte order).
  * Errors: LF_EAGAIN, LF_ESTORE. */
 lf_err_t lf_store_agents_list(lf_store_t *st, lf_store_agent_info_cb cb, void *opaque);
+/* One agent by id: LF_OK (cb called once; its return is ignored),
+ * LF_ENOTFOUND, LF_EINVAL (empty or oversized id), LF_EAGAIN, LF_ESTORE. */
+lf_err_t lf_store_agent_get(lf_store_t *st, lf_str_t agent_id, lf_store_agent_info_cb cb,
+                            void *opaque);
 /* The watermark of one agent (0 when unknown). Errors: LF_EINVAL (empty or
  * oversized id), LF_EAGAIN, LF_ESTORE. */
 lf_err_t lf_store_agent_watermark(lf_store_t *st, lf_str_t agent_id, uint64_t *watermark);
@@ -277,6 +281,7 @@ typedef enum lf_store_table {
     LF_TABLE_INCIDENT_KEYS,  /* grouping key -> incident id */
     LF_TABLE_INCIDENT_LINKS, /* incident id + kind + id -> linked record */
     LF_TABLE_JOINT,          /* region + entity -> cross-agency sightings */
+    LF_TABLE_AGENT_REGISTRY, /* agent id -> enrolment and last heartbeat (ingest/lf_agents.h) */
     LF_TABLE_COUNT
 } lf_store_table_t;
 

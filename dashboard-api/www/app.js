@@ -180,6 +180,29 @@
     }
   }
 
+  // Agent status (derived by the API) -> label and light colour.
+  const AGENT_STATUS = {
+    healthy: ["正常 healthy", "green"],
+    unhealthy: ["異常 unhealthy", "orange"],
+    silent: ["失聯 silent", "grey"],
+    not_enrolled: ["未註冊 not enrolled", "blue"],
+    refused: ["拒收 refused", "red"],
+  };
+
+  function agentTitle(a) {
+    const lines = [];
+    for (const p of a.problems ?? []) lines.push(p);
+    const e = a.enrolment;
+    if (e && e.reason) lines.push("註冊 enrolment: " + e.reason + " – " + e.reason_text);
+    if (e && e.refused_batches) {
+      lines.push("拒收 refused: " + e.refused_batches + " batches, " + e.refused_records +
+        " records (held at the agent)");
+    }
+    if (a.last_error) lines.push("最後錯誤 last error: " + a.last_error.message);
+    if (a.last_heartbeat) lines.push("最後心跳 last heartbeat: " + taipei(toMs(a.last_heartbeat)));
+    return lines.join("\n");
+  }
+
   async function loadAgents() {
     try {
       const data = await getJSON("/api/v1/agents");
@@ -188,14 +211,31 @@
       const now = Date.now();
       for (const a of data.agents) {
         const tr = el("tr");
+        const status = a.status ?? "not_enrolled";
+        const light = el("td");
+        light.appendChild(lightChip(AGENT_STATUS[status]?.[0] ?? status, null,
+          AGENT_STATUS[status]?.[1] ?? "grey", agentTitle(a)));
+        tr.appendChild(light);
         tr.appendChild(el("td", null, a.id));
         tr.appendChild(el("td", null, a.agency));
         tr.appendChild(el("td", null, a.host));
+        const version = el("td", null, a.version ?? "–");
+        version.title = a.os ?? "";
+        tr.appendChild(version);
         const seen = toMs(a.last_seen);
         const td = el("td", seen !== null && now - seen > 15 * 60 * 1000 ? "stale" : null,
           taipei(seen));
         td.title = utc(seen);
         tr.appendChild(td);
+        const c = a.counters ?? {};
+        const count = (v) => (v === undefined ? "–" : v.toLocaleString("en-US"));
+        tr.appendChild(el("td", "num", count(c.records_read)));
+        tr.appendChild(el("td", "num", count(c.records_unacked)));
+        let lost = c.records_lost;
+        for (const [k, v] of Object.entries(c)) {
+          if (k !== "records_lost" && /(_lost|_dropped|_errors)$/.test(k)) lost = (lost ?? 0) + v;
+        }
+        tr.appendChild(el("td", lost ? "num stale" : "num", count(lost)));
         tr.appendChild(el("td", "num", a.events_stored.toLocaleString("en-US")));
         tr.appendChild(el("td", "num", a.duplicates.toLocaleString("en-US")));
         tr.appendChild(el("td", "num", a.watermark));

@@ -80,6 +80,13 @@ lf_dec_rc_t lf_leef_decode(const lf_decoder_t *dec, lf_dec_input_t *in, lf_event
 bool lf_leef_probe(const lf_decoder_t *dec, const lf_dec_input_t *in);
 lf_dec_rc_t lf_json_decode(const lf_decoder_t *dec, lf_dec_input_t *in, lf_event_t *ev);
 bool lf_json_probe(const lf_decoder_t *dec, const lf_dec_input_t *in);
+/* Framing of journal entries from the agent's journald sources
+ * (decode/journald.c): fills the header fields and returns true with the
+ * MESSAGE as body and SYSLOG_IDENTIFIER as program; false (ev possibly
+ * partly filled: the caller restores it) when line is not one. arena may be
+ * NULL (escaped values are then kept escaped). */
+bool lf_journald_frame(lf_str_t line, lf_arena_t *arena, lf_event_t *ev, lf_str_t *body,
+                       lf_str_t *program);
 lf_dec_rc_t lf_winxml_decode(const lf_decoder_t *dec, lf_dec_input_t *in, lf_event_t *ev);
 bool lf_winxml_probe(const lf_decoder_t *dec, const lf_dec_input_t *in);
 lf_dec_rc_t lf_auditd_decode(const lf_decoder_t *dec, lf_dec_input_t *in, lf_event_t *ev);

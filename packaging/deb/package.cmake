@@ -21,7 +21,7 @@ string(CONCAT CPACK_COMPONENT_AGENT_DESCRIPTION
        "syslog over UDP, TCP and TLS, numbers every record and keeps it until the\n"
        "regional lianfangd reports it stored.")
 set(CPACK_DEBIAN_AGENT_PACKAGE_DEPENDS
-    "adduser, libc6, librdkafka1, libuv1, liblmdb0, libyaml-0-2, libssl3, libzstd1, liblz4-1, libsasl2-2")
+    "adduser, libc6, librdkafka1, libuv1, liblmdb0, libyaml-0-2, libssl3, libzstd1, liblz4-1, libsasl2-2, libsystemd0")
 # CPack copies these under their base name into DEBIAN/, so each lives in
 # its own folder with the name dpkg expects.
 set(CPACK_DEBIAN_AGENT_PACKAGE_CONTROL_EXTRA

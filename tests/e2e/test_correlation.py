@@ -3,7 +3,7 @@ from one address, lianfangd killed -9 once they are stored, restarted,
 six more: the brute-force correlation (10 failures in 5 minutes from one
 source) fires exactly once, because its window was committed with the
 events and restored at start; a second address with only eight failures
-raises nothing."""
+raises nothing. The alert is the agency's and joins one of its incidents."""
 import os
 import sys
 import time
@@ -52,6 +52,14 @@ def test(new_cluster):
     assert len(alerts) == 1, alerts
     a = alerts[0]
     assert "203.0.113.77" in str(a.get("correlation", a)), a
+    # The correlation alert belongs to the agency (group_by_agency) and is
+    # grouped into an incident of that agency with the attacking address.
+    status, body = c.get_json("/api/v1/incidents?agency=CH-07")
+    assert status == 200, body
+    corr = [i for i in body["incidents"] if RULE in i.get("rule_ids", [])]
+    assert len(corr) == 1, body
+    assert corr[0]["alert_count"] == 1, corr[0]
+    assert "203.0.113.77" in corr[0]["entities"]["source.ip"], corr[0]
     text = open(os.path.join(c.dir, "lianfangd.log")).read()
     assert "window group(s) restored" in text, text[-1500:]
     log("one brute-force alert across the restart; none for the address below threshold")

@@ -96,10 +96,25 @@ static lf_sigma_matcher_t *base_matcher(void)
     return m;
 }
 
+/* The engine as the Sigma specification has it: without the agency that
+ * lianfangd adds to every group-by (test_group_by_agency covers that). */
+static void test_options(lf_sigcorr_options_t *o)
+{
+    lf_sigcorr_options_default(o);
+    o->group_by_agency = false;
+}
+
+static const lf_sigcorr_options_t *plain_options(void)
+{
+    static lf_sigcorr_options_t o;
+    test_options(&o);
+    return &o;
+}
+
 static lf_sigcorr_t *engine_opts(const char *corr, const lf_sigcorr_options_t *opts, msgs_t *m)
 {
     lf_sigma_matcher_t *base = base_matcher();
-    lf_sigcorr_ruleset_t *set = lf_sigcorr_ruleset_new(opts);
+    lf_sigcorr_ruleset_t *set = lf_sigcorr_ruleset_new(opts ? opts : plain_options());
     assert_non_null(set);
     lf_sigcorr_load_buffer(set, "corr.yml", corr, strlen(corr), collect, m);
     lf_sigcorr_t *c = lf_sigcorr_new(set, base, collect, m);
@@ -276,6 +291,47 @@ static const char brute_force[] = "title: Brute force\n"
                                   "  condition: {gte: 3}\n"
                                   "level: high\n";
 
+/* lianfangd's default: the agency joins every group-by, so two agencies'
+ * hits never fill one window, and each alert names its agency. */
+static void test_group_by_agency(void **state)
+{
+    (void)state;
+    lf_sigcorr_options_t o;
+    lf_sigcorr_options_default(&o);
+    assert_true(o.group_by_agency);
+    msgs_t m = {0};
+    lf_sigcorr_t *c = engine_opts(brute_force, &o, &m);
+    assert_int_equal(m.errors, 0);
+    const lf_sigcorr_rule_t *r = lf_sigcorr_rule(c, 0);
+    assert_int_equal(r->group_count, 2);
+    assert_string_equal(r->group_by[1], LF_SIGCORR_AGENCY_FIELD);
+    alerts_t a = {0};
+    const char *const *tc = KV("source.ip", "203.0.113.9", "organization.id", "TC-01");
+    const char *const *ch = KV("source.ip", "203.0.113.9", "organization.id", "CH-07");
+    feed(c, FAIL, T0, tc, &a);
+    feed(c, FAIL, T0 + SEC, ch, &a);
+    feed(c, FAIL, T0 + 2 * SEC, tc, &a);
+    assert_int_equal(a.n, 0); /* 2 + 1, not 3 */
+    feed(c, FAIL, T0 + 3 * SEC, tc, &a);
+    assert_int_equal(a.n, 1);
+    assert_string_equal(a.a[0].g[0], "203.0.113.9");
+    assert_string_equal(a.a[0].g[1], "TC-01");
+    lf_sigcorr_free(c);
+    /* A rule that groups by the agency itself keeps its group-by. */
+    static const char own[] = "title: Per agency\n"
+                              "id: c-own\n"
+                              "correlation:\n"
+                              "  type: event_count\n"
+                              "  rules: [failed_login]\n"
+                              "  group-by: [organization.id]\n"
+                              "  timespan: 1m\n"
+                              "  condition: {gte: 2}\n";
+    m = (msgs_t){0};
+    c = engine_opts(own, &o, &m);
+    assert_int_equal(lf_sigcorr_rule(c, 0)->group_count, 1);
+    lf_sigcorr_free(c);
+}
+
 /* ---- event_count ----------------------------------------------------------------------------- */
 
 static void test_event_count_in_order(void **state)
@@ -360,7 +416,7 @@ static void test_out_of_order_within_lateness(void **state)
 static void test_late_beyond_lateness(void **state)
 {
     lf_sigcorr_options_t o;
-    lf_sigcorr_options_default(&o);
+    test_options(&o);
     o.lateness_ms = 30 * SEC;
     msgs_t m = {0};
     lf_sigcorr_t *c = engine_opts(brute_force, &o, &m);
@@ -744,7 +800,7 @@ static void test_multi_document_file(void **state)
     assert_int_equal(ls.skipped_correlation, 1);
     lf_sigma_matcher_t *m = lf_sigma_compile(set, diag_collect, &log);
     msgs_t msgs = {0};
-    lf_sigcorr_ruleset_t *cs = lf_sigcorr_ruleset_new(NULL);
+    lf_sigcorr_ruleset_t *cs = lf_sigcorr_ruleset_new(plain_options());
     assert_int_equal(lf_sigcorr_load_buffer(cs, "multi.yml", file, strlen(file), collect, &msgs),
                      LF_OK);
     lf_sigcorr_t *c = lf_sigcorr_new(cs, m, collect, &msgs);
@@ -767,7 +823,7 @@ static void test_multi_document_file(void **state)
 static void test_limits(void **state)
 {
     lf_sigcorr_options_t o;
-    lf_sigcorr_options_default(&o);
+    test_options(&o);
     o.max_groups = 2;
     o.max_values = 3;
     msgs_t m = {0};
@@ -981,7 +1037,7 @@ static void test_discard_aborted_batch(void **state)
 
     /* without tracking: a full snapshot, and no discard */
     lf_sigcorr_options_t o;
-    lf_sigcorr_options_default(&o);
+    test_options(&o);
     o.track_changes = false;
     msgs_t m = {0};
     c = engine_opts(brute_force, &o, &m);
@@ -1422,7 +1478,7 @@ static void test_bad_rules(void **state)
 static void test_load_files(void **state)
 {
     msgs_t m = {0};
-    lf_sigcorr_ruleset_t *set = lf_sigcorr_ruleset_new(NULL);
+    lf_sigcorr_ruleset_t *set = lf_sigcorr_ruleset_new(plain_options());
     assert_int_equal(lf_sigcorr_load_file(set, "/nonexistent/x.yml", collect, &m), LF_EIO);
     assert_int_equal(lf_sigcorr_load_dir(set, "/nonexistent", collect, &m), LF_EIO);
     assert_int_equal(m.errors, 2);
@@ -1435,7 +1491,7 @@ static void test_load_files(void **state)
     lf_sigma_load_dir(ss, LF_SOURCE_DIR "/rules/sigma", diag_collect, &log);
     lf_sigma_matcher_t *base = lf_sigma_compile(ss, diag_collect, &log);
     assert_int_equal(log.errors, 0);
-    set = lf_sigcorr_ruleset_new(NULL);
+    set = lf_sigcorr_ruleset_new(plain_options());
     m = (msgs_t){0};
     assert_int_equal(lf_sigcorr_load_dir(set, LF_SOURCE_DIR "/rules/sigma", collect, &m), LF_OK);
     lf_sigcorr_t *c = lf_sigcorr_new(set, base, collect, &m);
@@ -1678,6 +1734,7 @@ static void test_detect_advance_alert_document(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_group_by_agency),
         cmocka_unit_test(test_event_count_in_order),
         cmocka_unit_test(test_event_count_window_edges),
         cmocka_unit_test(test_out_of_order_within_lateness),
