@@ -29,4 +29,16 @@ static inline bool lf_str_eq_c(lf_str_t a, const char *b)
     return lf_str_eq(a, lf_str_c(b));
 }
 
+/* The value of one hexadecimal digit, -1 when c is none. */
+static inline int lf_hex_value(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
 #endif

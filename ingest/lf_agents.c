@@ -161,17 +161,6 @@ static void tokens_free(token_t *t, size_t n)
     free(t);
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 static lf_err_t load_tokens(const char *path, token_t **out, size_t *count, char *errstr,
                             size_t errlen)
 {
@@ -214,7 +203,7 @@ static lf_err_t load_tokens(const char *path, token_t **out, size_t *count, char
         if (strncmp(value, "sha256:", 7) == 0) {
             bool ok = vlen == 7 + 2 * LF_WIRE_KEY_BYTES;
             for (size_t k = 0; ok && k < LF_WIRE_KEY_BYTES; k++) {
-                int hi = hexval(value[7 + 2 * k]), lo = hexval(value[8 + 2 * k]);
+                int hi = lf_hex_value(value[7 + 2 * k]), lo = lf_hex_value(value[8 + 2 * k]);
                 ok = hi >= 0 && lo >= 0;
                 t[n].key[k] = (uint8_t)(hi << 4 | lo);
             }

@@ -923,23 +923,12 @@ lf_err_t lf_store_event_get(lf_store_t *st, lf_str_t agent_id, uint64_t seq, lf_
     return err;
 }
 
-static int hex_val(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 static bool cursor_decode(const char *s, uint8_t *key)
 {
     if (strlen(s) != 2 * TIME_KEY_LEN)
         return false;
     for (size_t i = 0; i < TIME_KEY_LEN; i++) {
-        int hi = hex_val(s[2 * i]), lo = hex_val(s[2 * i + 1]);
+        int hi = lf_hex_value(s[2 * i]), lo = lf_hex_value(s[2 * i + 1]);
         if (hi < 0 || lo < 0)
             return false;
         key[i] = (uint8_t)(hi << 4 | lo);
@@ -1333,7 +1322,7 @@ static bool alert_cursor_decode(const char *s, uint64_t *id)
         return false;
     uint64_t v = 0;
     for (int i = 0; i < 16; i++) {
-        int h = hex_val(s[i]);
+        int h = lf_hex_value(s[i]);
         if (h < 0)
             return false;
         v = v << 4 | (uint64_t)h;

@@ -333,17 +333,6 @@ bool lf_leef_probe(const lf_decoder_t *dec, const lf_dec_input_t *in)
     return in->body.len >= 5 && memcmp(in->body.ptr, "LEEF:", 5) == 0;
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 lf_dec_rc_t lf_leef_decode(const lf_decoder_t *dec, lf_dec_input_t *in, lf_event_t *ev)
 {
     if (!lf_leef_probe(dec, in))
@@ -378,7 +367,7 @@ lf_dec_rc_t lf_leef_decode(const lf_decoder_t *dec, lf_dec_input_t *in, lf_event
                 size_t o = d.ptr[0] == '0' ? 2 : 1;
                 int v = 0;
                 for (size_t i = o; i < d.len; i++) {
-                    int x = hexval(d.ptr[i]);
+                    int x = lf_hex_value(d.ptr[i]);
                     if (x < 0) {
                         in->error = "LEEF 2.0 delimiter is not a character or hex code";
                         return LF_DEC_FAIL;

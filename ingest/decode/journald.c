@@ -51,17 +51,6 @@ static void skip_ws(const char **p, const char *end)
         (*p)++;
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Parses a JSON string at *p (its opening quote). Unescapes into arena
  * when it holds escapes (without an arena the escaped text is kept). */
 static bool jstr(const char **p, const char *end, lf_arena_t *arena, lf_str_t *out)
@@ -80,7 +69,7 @@ static bool jstr(const char **p, const char *end, lf_arena_t *arena, lf_str_t *o
                 if (end - *p < 6)
                     return false;
                 for (int i = 2; i < 6; i++)
-                    if (hexval((*p)[i]) < 0)
+                    if (lf_hex_value((*p)[i]) < 0)
                         return false;
                 *p += 6;
             } else if (strchr("\"\\/bfnrt", e) && e != '\0') {
@@ -112,7 +101,7 @@ static bool jstr(const char **p, const char *end, lf_arena_t *arena, lf_str_t *o
         if (e == 'u') {
             unsigned cp = 0;
             for (int d = 1; d <= 4; d++)
-                cp = cp * 16 + (unsigned)hexval(s[i + (size_t)d]);
+                cp = cp * 16 + (unsigned)lf_hex_value(s[i + (size_t)d]);
             i += 4;
             if (cp >= 0xD800 && cp <= 0xDFFF)
                 cp = 0xFFFD; /* the agent never writes surrogates */

@@ -45,22 +45,11 @@ static void ws(jparser_t *jp)
         jp->p++;
 }
 
-static int hexv(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 static bool hex4(const char *s, unsigned *out)
 {
     unsigned v = 0;
     for (int i = 0; i < 4; i++) {
-        int x = hexv(s[i]);
+        int x = lf_hex_value(s[i]);
         if (x < 0)
             return false;
         v = v * 16 + (unsigned)x;
