@@ -86,6 +86,7 @@ typedef struct agent_source {
     uint64_t size_seen;
     int64_t last_growth_ms;
     bool rotated; /* the path names another file (or none): drain, then switch */
+    bool linger;  /* a file event came: read when the linger timer fires */
     bool at_eof;  /* the last read found nothing pending */
     bool waiting_logged;
     bool read_error_logged;
@@ -183,8 +184,9 @@ struct lf_agent {
     char meta_err[256];
 
     uv_timer_t poll_timer, status_timer, meta_timer;
-    lf_agent_hb_t *hb;   /* heartbeats to lianfangd (agent_heartbeat.h) */
-    uv_timer_t hb_timer; /* every agent.heartbeat_interval */
+    lf_agent_hb_t *hb;       /* heartbeats to lianfangd (agent_heartbeat.h) */
+    uv_timer_t hb_timer;     /* every agent.heartbeat_interval */
+    uv_timer_t linger_timer; /* limits.read_linger after a file event */
     lf_buf_t hb_wire;
     uv_signal_t sig_term, sig_int;
     bool signals;
@@ -1260,12 +1262,42 @@ static void source_service(agent_source_t *s, int64_t now)
     }
 }
 
+/* Reads the sources that had file events since the linger began. */
+static void on_linger_timer(uv_timer_t *t)
+{
+    lf_agent_t *a = t->data;
+    int64_t now = lf_time_mono_ms();
+    for (size_t i = 0; i < a->nsources && !a->stopping; i++) {
+        agent_source_t *s = a->sources[i];
+        if (s && s->linger) {
+            s->linger = false;
+            source_service(s, now);
+            if (!a->stopping && a->sources[i] == s) {
+                uv_fs_event_stop(&s->ev_dir);
+                source_watch_start(s);
+            }
+        }
+    }
+}
+
 static void on_fs_event(uv_fs_event_t *h, const char *filename, int events, int status)
 {
     agent_source_t *s = h->data;
-    if (s->agent->stopping)
+    lf_agent_t *a = s->agent;
+    if (a->stopping)
         return;
-    source_service(s, lf_time_mono_ms());
+    if (a->cfg->limits.read_linger_ms <= 0) {
+        source_service(s, lf_time_mono_ms());
+        return;
+    }
+    /* Until the read, further writes need not wake the loop: the watches
+     * pause (a write per line would otherwise be a wake-up per line). */
+    s->linger = true;
+    uv_fs_event_stop(&s->ev_file);
+    uv_fs_event_stop(&s->ev_dir);
+    if (!uv_is_active((uv_handle_t *)&a->linger_timer))
+        uv_timer_start(&a->linger_timer, on_linger_timer, (uint64_t)a->cfg->limits.read_linger_ms,
+                       0);
 }
 
 /* ---- syslog listeners and their spools ----------------------------------- */
@@ -1813,6 +1845,7 @@ static void agent_shutdown(lf_agent_t *a)
     uv_timer_stop(&a->poll_timer);
     uv_timer_stop(&a->status_timer);
     uv_timer_stop(&a->hb_timer);
+    uv_timer_stop(&a->linger_timer);
     uv_timer_stop(&a->meta_timer);
     if (a->producer) {
         rd_kafka_resp_err_t err = rd_kafka_flush(a->producer, SHUTDOWN_FLUSH_MS);
@@ -1828,6 +1861,7 @@ static void agent_shutdown(lf_agent_t *a)
     close_handle((uv_handle_t *)&a->poll_timer);
     close_handle((uv_handle_t *)&a->status_timer);
     close_handle((uv_handle_t *)&a->hb_timer);
+    close_handle((uv_handle_t *)&a->linger_timer);
     close_handle((uv_handle_t *)&a->meta_timer);
     close_handle((uv_handle_t *)&a->stop_async);
     if (a->signals) {
@@ -1897,6 +1931,8 @@ lf_err_t lf_agent_new(const lf_agent_config_t *cfg, lf_agent_t **out, char *errs
     lf_buf_init(&a->hb_wire, 64 * 1024);
     uv_timer_init(&a->loop, &a->hb_timer);
     a->hb_timer.data = a;
+    uv_timer_init(&a->loop, &a->linger_timer);
+    a->linger_timer.data = a;
     *out = a;
     lf_err_t hrc = lf_agent_hb_new(cfg, &a->hb, errstr, errlen);
     if (hrc != LF_OK)
@@ -2084,6 +2120,7 @@ void lf_agent_free(lf_agent_t *a)
         a->stopping = true;
         close_handle((uv_handle_t *)&a->stop_async);
         close_handle((uv_handle_t *)&a->hb_timer);
+        close_handle((uv_handle_t *)&a->linger_timer);
         close_handle((uv_handle_t *)&a->spool_check);
         close_handle((uv_handle_t *)&a->spool_timer);
         for (size_t i = 0; a->listeners && i < a->nlisteners; i++)

@@ -184,6 +184,11 @@ static const lf_config_option_t limits_options[] = {
                         "A last line without newline is sent once its file has been idle this "
                         "long; also how long a rotated file must be idle before the agent moves "
                         "to the new one."),
+    LF_CFG_OPT_DURATION("read_linger", lf_agent_limits_config_t, read_linger_ms, "250ms", 0, 5000,
+                        "After a file grows, wait this long before reading it (its watches "
+                        "paused meanwhile), so lines written one at a time travel as one batch: "
+                        "one journal commit, one message and one wake-up instead of one per "
+                        "line. It adds at most this much delay; 0: read at every file event."),
     LF_CFG_OPT_DURATION("poll_interval", lf_agent_limits_config_t, poll_interval_ms, "250ms", 10,
                         60000,
                         "Fallback poll of every source (file events wake the agent earlier)."),

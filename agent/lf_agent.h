@@ -91,6 +91,7 @@ typedef struct lf_agent_limits_config {
     int64_t ack_timeout_ms;
     int64_t partial_line_timeout_ms;
     int64_t poll_interval_ms;
+    int64_t read_linger_ms;   /* delay from a file event to reading the file */
     int64_t glob_interval_ms; /* how often glob patterns of sources are expanded again */
     int64_t state_map_size;
     bool state_sync;
