@@ -16,10 +16,12 @@
 #include "lf_time.h"
 #include "lf_wire.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <glob.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -676,6 +678,8 @@ static void producer_recreate(lf_agent_t *a)
 /* ---- acknowledgements --------------------------------------------------- */
 
 static void source_service(agent_source_t *s, int64_t now);
+static char *newer_generation(agent_source_t *s, const agent_file_t *f, const struct stat *pb,
+                              struct stat *sb);
 static void listener_read(agent_listener_t *l);
 static void journald_read(agent_journald_t *s);
 static void spool_resume_check(lf_agent_t *a);
@@ -1248,7 +1252,24 @@ static void source_service(agent_source_t *s, int64_t now)
         idle = lf_time_now_ms() - mtime_ms >= a->cfg->limits.partial_line_timeout_ms;
     }
     if (s->rotated && s->at_eof && idle && !a->stopping) {
-        struct stat pb;
+        struct stat pb, gb;
+        char *gen = stat(s->cfg->path, &pb) == 0 ? newer_generation(s, f, &pb, &gb) : NULL;
+        int gfd = gen ? open(gen, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK) : -1;
+        agent_file_t *g = gfd >= 0 ? file_adopt(a, gfd, gen) : NULL;
+        if (g) {
+            lf_warn(COMP,
+                    "source %s: %s was rotated again before %s was read to its end; reading "
+                    "%s (inode %" PRIu64 ") before the file now at the path",
+                    s->cfg->name, s->cfg->path, f->path, gen, g->ino);
+            s->file = NULL;
+            source_attach(s, g, 0, now);
+            s->rotated = true;
+            file_unref(a, f);
+            free(gen);
+            source_read(s, now);
+            return;
+        }
+        free(gen);
         if (stat(s->cfg->path, &pb) == 0 &&
             ((uint64_t)pb.st_dev != f->dev || (uint64_t)pb.st_ino != f->ino)) {
             s->file = NULL;
@@ -1260,6 +1281,73 @@ static void source_service(agent_source_t *s, int64_t now)
             }
         }
     }
+}
+
+static bool compressed_name(const char *n)
+{
+    static const char *const ext[] = {".gz", ".bz2", ".xz", ".zst", ".lz4", ".Z", ".zip"};
+    size_t len = strlen(n);
+    for (size_t i = 0; i < sizeof ext / sizeof ext[0]; i++) {
+        size_t el = strlen(ext[i]);
+        if (len > el && strcmp(n + len - el, ext[i]) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* When the path was rotated more than once while f was still being read
+ * (the agent was stopped, or behind), the generations in between are
+ * renamed files of the same directory: named like the path with a suffix
+ * (auth.log.1, auth.log-20260310, not compressed), neither f nor the file
+ * now at the path (pb), not open already (a file with journalled batches
+ * was read), and modified after f. Returns the oldest such (malloc'ed
+ * path, *sb its stat), or NULL. Only for configured paths: a glob may
+ * match rotated names itself. */
+static char *newer_generation(agent_source_t *s, const agent_file_t *f, const struct stat *pb,
+                              struct stat *sb)
+{
+    struct stat fsb;
+    memset(sb, 0, sizeof *sb);
+    if (s->own.path || fstat(f->fd, &fsb) != 0)
+        return NULL;
+    const char *slash = strrchr(s->cfg->path, '/');
+    const char *base = slash ? slash + 1 : s->cfg->path;
+    size_t blen = strlen(base);
+    DIR *d = opendir(s->dir);
+    if (!d)
+        return NULL;
+    char *best = NULL;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        const char *n = de->d_name;
+        if (strncmp(n, base, blen) != 0 || !strchr(".-_", n[blen]) || !n[blen] ||
+            compressed_name(n))
+            continue;
+        char path[PATH_MAX];
+        int len = snprintf(path, sizeof path, "%s/%s", s->dir, n);
+        struct stat cs;
+        if (len <= 0 || (size_t)len >= sizeof path || stat(path, &cs) != 0 ||
+            !S_ISREG(cs.st_mode) || cs.st_dev != fsb.st_dev || cs.st_ino == fsb.st_ino ||
+            cs.st_ino == pb->st_ino ||
+            file_find(s->agent, (uint64_t)cs.st_dev, (uint64_t)cs.st_ino))
+            continue;
+        bool newer =
+            cs.st_mtim.tv_sec > fsb.st_mtim.tv_sec ||
+            (cs.st_mtim.tv_sec == fsb.st_mtim.tv_sec && cs.st_mtim.tv_nsec >= fsb.st_mtim.tv_nsec);
+        bool older_than_best =
+            !best || cs.st_mtim.tv_sec < sb->st_mtim.tv_sec ||
+            (cs.st_mtim.tv_sec == sb->st_mtim.tv_sec && cs.st_mtim.tv_nsec < sb->st_mtim.tv_nsec);
+        if (newer && older_than_best) {
+            char *copy = strdup(path);
+            if (!copy)
+                continue;
+            free(best);
+            best = copy;
+            *sb = cs;
+        }
+    }
+    closedir(d);
+    return best;
 }
 
 /* Reads the sources that had file events since the linger began. */
