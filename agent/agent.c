@@ -71,6 +71,9 @@ typedef struct agent_entry { /* one unacknowledged journal batch */
     agent_file_t *file;      /* NULL when lost */
     bool inflight;           /* handed to librdkafka, no delivery report yet */
     bool need_send;          /* waits for a (re-)send */
+    uint32_t truncated;      /* records cut at max_record_bytes (counted when committed) */
+    char *wire;              /* staged in an open group: the batch, produced at its commit */
+    size_t wire_len;
 } agent_entry_t;
 
 typedef struct agent_source {
@@ -113,6 +116,10 @@ typedef struct agent_listener {
     bool read_error_logged;
     bool flush_error_logged;
     uint64_t skipped_logged; /* segment number whose torn end was logged */
+    uv_work_t sync_work;     /* the spool's fdatasync, in the thread pool */
+    bool sync_busy;
+    int sync_fd, sync_err;
+    uint64_t sync_seg, sync_upto;
 } agent_listener_t;
 
 /* A journald source: the journal, read like a file; its checkpoint is the
@@ -165,6 +172,7 @@ struct lf_agent {
     size_t head, tail, cap;
     uint64_t unacked_bytes;
     size_t need_send_count;
+    size_t group_count; /* entries staged in the open journal group: the last ones */
     lf_buf_t wire;
     bool backpressure_logged;
     bool state_error_logged;
@@ -384,15 +392,20 @@ static bool backpressured(lf_agent_t *a)
 
 /* ---- producing ---------------------------------------------------------- */
 
-static void produce_wire(lf_agent_t *a, agent_entry_t *e, const lf_buf_t *wire)
+/* Produces e's batch. With RD_KAFKA_MSG_F_FREE the (malloc'ed) data is
+ * handed to librdkafka, or freed here when the produce fails: a failed
+ * batch is rebuilt from its file for the re-send. */
+static void produce_wire(lf_agent_t *a, agent_entry_t *e, char *data, size_t len, int msgflags)
 {
     const lf_agent_config_t *cfg = a->cfg;
-    rd_kafka_resp_err_t err = rd_kafka_producev(
-        a->producer, RD_KAFKA_V_TOPIC(cfg->kafka.topic_events),
-        RD_KAFKA_V_KEY(cfg->agent.agency, strlen(cfg->agent.agency)),
-        RD_KAFKA_V_VALUE(wire->data, wire->len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-        RD_KAFKA_V_OPAQUE((void *)(uintptr_t)e->jb.first_seq), RD_KAFKA_V_END);
+    rd_kafka_resp_err_t err =
+        rd_kafka_producev(a->producer, RD_KAFKA_V_TOPIC(cfg->kafka.topic_events),
+                          RD_KAFKA_V_KEY(cfg->agent.agency, strlen(cfg->agent.agency)),
+                          RD_KAFKA_V_VALUE(data, len), RD_KAFKA_V_MSGFLAGS(msgflags),
+                          RD_KAFKA_V_OPAQUE((void *)(uintptr_t)e->jb.first_seq), RD_KAFKA_V_END);
     if (err) {
+        if (msgflags & RD_KAFKA_MSG_F_FREE)
+            free(data);
         if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL)
             lf_warn(COMP, "produce seq %" PRIu64 "-%" PRIu64 ": %s (will retry)", e->jb.first_seq,
                     lf_agent_jbatch_last(&e->jb), rd_kafka_err2str(err));
@@ -513,7 +526,7 @@ static void entry_resend(lf_agent_t *a, agent_entry_t *e)
         return;
     }
     a->ctr.resends++;
-    produce_wire(a, e, &a->wire);
+    produce_wire(a, e, a->wire.data, a->wire.len, RD_KAFKA_MSG_F_COPY);
 }
 
 /* Sends what waits, a bounded number per call so the loop stays responsive. */
@@ -698,7 +711,6 @@ static void pump(lf_agent_t *a)
 
 static void apply_ack(lf_agent_t *a, uint64_t w)
 {
-    a->ctr.acks_received++;
     if (w >= a->meta.next_seq) {
         lf_error(COMP,
                  "acknowledgement %" PRIu64 " is at or past the next sequence number %" PRIu64
@@ -739,6 +751,10 @@ static void on_consumer_queue(void *opaque)
 {
     lf_agent_t *a = opaque;
     rd_kafka_message_t *m;
+    /* Watermarks only grow: of all waiting, the highest is applied, in one
+     * state transaction. */
+    uint64_t best = 0;
+    bool have = false;
     while (a->consumer && (m = rd_kafka_consumer_poll(a->consumer, 0)) != NULL) {
         if (m->err) {
             if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
@@ -747,11 +763,19 @@ static void on_consumer_queue(void *opaque)
             lf_wire_ack_t ack;
             if (lf_wire_ack_parse(m->payload, m->len, &ack) != LF_OK)
                 lf_warn(COMP, "acks: malformed message at offset %" PRId64 " ignored", m->offset);
-            else if (lf_str_eq_c(ack.agent_id, a->cfg->agent.id))
-                apply_ack(a, ack.watermark);
+            else if (lf_str_eq_c(ack.agent_id, a->cfg->agent.id)) {
+                a->ctr.acks_received++;
+                if (ack.watermark >= a->meta.next_seq)
+                    apply_ack(a, ack.watermark); /* refused there, with the reason */
+                else if (!have || ack.watermark > best)
+                    best = ack.watermark;
+                have = true;
+            }
         }
         rd_kafka_message_destroy(m);
     }
+    if (have)
+        apply_ack(a, best);
 }
 
 static void on_meta_timer(uv_timer_t *t);
@@ -1127,25 +1151,100 @@ static lf_err_t glob_scan(lf_agent_t *a, int64_t now)
     return LF_OK;
 }
 
-/* Journals the batch built in a->wire (records [jb->off_start, off_end) of
- * f) together with the checkpoint `key`, then produces it. false when the
- * state refused it (logged once; the caller rewinds its reader). */
-static bool journal_commit(lf_agent_t *a, lf_agent_jbatch_t *jb, uint32_t count, uint32_t truncated,
-                           uint64_t off_end, const char *key, agent_file_t *f)
+/* ---- journal groups (group commit) ----------------------------------------
+ *
+ * A reader call (source_read, listener_read, journald_read) journals every
+ * batch it reads in one LMDB transaction: the batches are staged (journal
+ * entry, window, sequence numbers) as the state accepts each, and produced
+ * only once the group is committed, so n batches cost one fsync pair and
+ * nothing reaches the broker before its journal record is durable (a
+ * sequence number is never produced twice with different records). */
+
+static bool group_open(lf_agent_t *a)
+{
+    lf_err_t rc = lf_agent_state_group_begin(a->st);
+    if (rc != LF_OK) {
+        if (!a->state_error_logged)
+            lf_error(COMP, "state: begin a journal transaction: %s; reading paused",
+                     lf_strerror(rc));
+        a->state_error_logged = true;
+        return false;
+    }
+    a->group_count = 0;
+    return true;
+}
+
+/* Commits the open group and produces its batches. When the commit fails
+ * every staged batch is undone (journal index, window, sequence numbers)
+ * and false is returned: the caller rewinds its reader to where the group
+ * began. */
+static bool group_close(lf_agent_t *a)
+{
+    lf_err_t rc = lf_agent_state_group_end(a->st);
+    size_t g0 = a->tail - a->group_count;
+    a->group_count = 0;
+    if (rc != LF_OK) {
+        if (!a->state_error_logged)
+            lf_error(COMP,
+                     "state: commit of %zu journal batches: %s; they are read again "
+                     "(reading paused until the state accepts writes)",
+                     a->tail - g0, lf_strerror(rc));
+        a->state_error_logged = true;
+        for (size_t i = g0; i < a->tail; i++) {
+            agent_entry_t *e = &a->ents[i];
+            a->unacked_bytes -= e->jb.bytes;
+            free(e->wire);
+            if (e->file)
+                file_unref(a, e->file);
+        }
+        a->tail = g0;
+        if (a->head == a->tail)
+            a->head = a->tail = 0;
+        lf_agent_state_get_meta(a->st, &a->meta);
+        return false;
+    }
+    for (size_t i = g0; i < a->tail; i++) {
+        agent_entry_t *e = &a->ents[i];
+        a->ctr.records_read += e->jb.count;
+        a->ctr.records_truncated += e->truncated;
+        a->ctr.batches_produced++;
+        a->ctr.bytes_produced += e->jb.bytes;
+        char *data = e->wire;
+        e->wire = NULL;
+        if (a->producer)
+            produce_wire(a, e, data, e->wire_len, RD_KAFKA_MSG_F_FREE);
+        else {
+            free(data);
+            set_need_send(a, e, true);
+        }
+    }
+    return true;
+}
+
+/* Stages the batch built in a->wire in the open group: journals it with its
+ * checkpoint (key and pos, or the journald cursors first/last) and keeps
+ * the wire bytes for the produce at the group's commit. false when the
+ * state refused it (logged once; the caller rewinds its reader to
+ * jb->off_start or its previous cursor). */
+static bool journal_stage(lf_agent_t *a, lf_agent_jbatch_t *jb, uint32_t count, uint32_t truncated,
+                          const char *key, agent_file_t *f, const lf_str_t *cursors)
 {
     lf_wire_batch_finish(&a->wire, count);
     jb->count = count;
-    jb->off_end = off_end;
     jb->bytes = a->wire.len;
-    lf_agent_filepos_t pos = {f->dev, f->ino, jb->off_end};
     agent_entry_t *e = journal_push(a);
-    lf_err_t src = e ? lf_agent_state_commit_batch(a->st, jb, key, &pos) : LF_ENOMEM;
+    lf_err_t src = LF_ENOMEM;
+    if (e && cursors) {
+        src = lf_agent_state_commit_batch_cursor(a->st, jb, key, cursors[0], cursors[1]);
+    } else if (e) {
+        lf_agent_filepos_t pos = {f->dev, f->ino, jb->off_end};
+        src = lf_agent_state_commit_batch(a->st, jb, key, &pos);
+    }
     if (src != LF_OK) {
         if (e)
             a->tail--;
         if (!a->state_error_logged)
-            lf_error(COMP, "state: journal batch of %s: %s; reading paused", f->path,
-                     lf_strerror(src));
+            lf_error(COMP, "state: journal batch of %s: %s; reading paused", key, lf_strerror(src));
         a->state_error_logged = true;
         return false;
     }
@@ -1155,17 +1254,24 @@ static bool journal_commit(lf_agent_t *a, lf_agent_jbatch_t *jb, uint32_t count,
     a->meta.next_seq = jb->first_seq + count;
     e->jb = *jb;
     e->file = f;
-    f->refs++;
+    if (f)
+        f->refs++;
+    e->truncated = truncated;
+    /* The buffer goes with the entry (to librdkafka, which frees it); the
+     * next batch starts in a new one of the same size. */
+    e->wire = a->wire.data;
+    e->wire_len = a->wire.len;
+    size_t cap = a->wire.cap;
+    a->wire.data = NULL;
+    a->wire.len = a->wire.cap = 0;
+    (void)lf_buf_reserve(&a->wire, cap);
     a->unacked_bytes += jb->bytes;
-    a->ctr.records_read += count;
-    a->ctr.records_truncated += truncated;
-    a->ctr.batches_produced++;
-    a->ctr.bytes_produced += jb->bytes;
-    produce_wire(a, e, &a->wire);
+    a->group_count++;
     return true;
 }
 
-/* Reads whole batches until the file has nothing more or backpressure. */
+/* Reads whole batches until the file has nothing more or backpressure,
+ * all journalled in one group. */
 static void source_read(agent_source_t *s, int64_t now)
 {
     lf_agent_t *a = s->agent;
@@ -1174,8 +1280,11 @@ static void source_read(agent_source_t *s, int64_t now)
     const lf_agent_batch_limits_t limits = {.max_records = (uint32_t)l->batch_max_records,
                                             .max_bytes = (uint64_t)l->batch_max_bytes,
                                             .max_record = (uint32_t)l->max_record_bytes};
+    if (a->stopping || backpressured(a) || !group_open(a))
+        return;
+    agent_file_t *f = s->file;
+    uint64_t group_start = lf_agent_reader_pos(&s->reader);
     while (!a->stopping && !backpressured(a)) {
-        agent_file_t *f = s->file;
         lf_agent_jbatch_t jb = {
             .first_seq = a->meta.next_seq,
             .source_index = (uint32_t)s->index,
@@ -1202,14 +1311,19 @@ static void source_read(agent_source_t *s, int64_t now)
             lf_error(COMP, "source %s: batch: %s", s->cfg->name, lf_strerror(rc));
         }
         if (count == 0)
-            return;
-        if (!journal_commit(a, &jb, count, truncated, lf_agent_reader_pos(&s->reader), s->cfg->path,
-                            f)) {
+            break;
+        jb.off_end = lf_agent_reader_pos(&s->reader);
+        if (!journal_stage(a, &jb, count, truncated, s->cfg->path, f, NULL)) {
             lf_agent_reader_reset(&s->reader, f->fd, jb.off_start);
-            return;
+            s->at_eof = false;
+            break;
         }
         if (rc != LF_OK)
-            return;
+            break;
+    }
+    if (!group_close(a)) {
+        lf_agent_reader_reset(&s->reader, f->fd, group_start);
+        s->at_eof = false;
     }
 }
 
@@ -1429,22 +1543,25 @@ static bool listener_attach(agent_listener_t *l, lf_agent_spool_seg_t *seg, uint
     return true;
 }
 
-/* Reads the spool into batches, like source_read() a file. */
-static void listener_read(agent_listener_t *l)
+/* Reads l's current segment into batches, like source_read() a file, in
+ * one journal group. true when the segment was read to its end and l
+ * moved on to the next one (read that too). */
+static bool listener_read_segment(agent_listener_t *l)
 {
     lf_agent_t *a = l->agent;
     const lf_agent_limits_config_t *lim = &a->cfg->limits;
     const lf_agent_batch_limits_t limits = {.max_records = (uint32_t)lim->batch_max_records,
                                             .max_bytes = (uint64_t)lim->batch_max_bytes,
                                             .max_record = (uint32_t)l->cfg->max_frame_bytes};
+    lf_agent_spool_seg_t *seg = l->seg;
+    agent_file_t *f = l->file;
+    if (!seg->sealed && lf_agent_spool_reader_pos(&l->reader) >= seg->readable)
+        return false; /* nothing new is readable yet */
+    if (!group_open(a))
+        return false;
+    uint64_t group_start = lf_agent_spool_reader_pos(&l->reader);
+    lf_err_t rc = LF_OK;
     while (!a->stopping && !backpressured(a)) {
-        if (!l->file) {
-            lf_agent_spool_seg_t *first = lf_agent_spool_first(l->spool);
-            if (!first || !listener_attach(l, first, 0))
-                return;
-        }
-        lf_agent_spool_seg_t *seg = l->seg;
-        agent_file_t *f = l->file;
         lf_agent_jbatch_t jb = {
             .first_seq = a->meta.next_seq,
             .flags = LF_AGENT_JBATCH_SPOOL,
@@ -1459,7 +1576,7 @@ static void listener_read(agent_listener_t *l)
         };
         lf_wire_batch_header_t h;
         lf_agent_batch_header(&a->ids, &jb, &h);
-        lf_err_t rc = lf_wire_batch_begin(&a->wire, &h);
+        rc = lf_wire_batch_begin(&a->wire, &h);
         uint32_t count = 0, truncated = 0;
         if (rc == LF_OK)
             rc = lf_agent_spool_fill(&l->reader, &limits, seg->readable, &a->wire, &count,
@@ -1470,43 +1587,135 @@ static void listener_read(agent_listener_t *l)
         } else if (rc != LF_OK && rc != LF_ENOTFOUND && rc != LF_EIO && rc != LF_EPARSE) {
             lf_error(COMP, "listener %s: batch: %s", l->cfg->name, lf_strerror(rc));
         }
-        if (count > 0 && !journal_commit(a, &jb, count, truncated,
-                                         lf_agent_spool_reader_pos(&l->reader), l->key, f)) {
-            lf_agent_spool_reader_reset(&l->reader, f->fd, jb.off_start);
-            return;
+        if (count > 0) {
+            jb.off_end = lf_agent_spool_reader_pos(&l->reader);
+            if (!journal_stage(a, &jb, count, truncated, l->key, f, NULL)) {
+                lf_agent_spool_reader_reset(&l->reader, f->fd, jb.off_start);
+                rc = LF_ESTORE;
+                break;
+            }
         }
-        if (rc == LF_OK)
-            continue;
-        if (rc == LF_EIO || !seg->sealed)
-            return;
-        /* A sealed segment read to its end (or to bytes that are not whole
-         * records: the end of a segment written when the agent stopped). */
-        uint64_t pos = lf_agent_spool_reader_pos(&l->reader);
-        if (pos < seg->size && l->skipped_logged != seg->number) {
-            lf_warn(COMP,
-                    "listener %s: the last %" PRIu64 " bytes of spool segment %s are not whole "
-                    "records (cut short when the agent stopped); skipped",
-                    l->cfg->name, seg->size - pos, seg->path);
-            l->skipped_logged = seg->number;
+        if (rc != LF_OK)
+            break;
+    }
+    if (!group_close(a)) {
+        lf_agent_spool_reader_reset(&l->reader, f->fd, group_start);
+        return false;
+    }
+    if (rc == LF_OK || rc == LF_ESTORE || rc == LF_EIO || !seg->sealed || a->stopping)
+        return false;
+    /* A sealed segment read to its end (or to bytes that are not whole
+     * records: the end of a segment written when the agent stopped). */
+    uint64_t pos = lf_agent_spool_reader_pos(&l->reader);
+    if (pos < seg->size && l->skipped_logged != seg->number) {
+        lf_warn(COMP,
+                "listener %s: the last %" PRIu64 " bytes of spool segment %s are not whole "
+                "records (cut short when the agent stopped); skipped",
+                l->cfg->name, seg->size - pos, seg->path);
+        l->skipped_logged = seg->number;
+    }
+    if (!seg->next)
+        return false; /* the writer has not started the next segment yet */
+    agent_file_t *old = l->file;
+    if (!listener_attach(l, seg->next, 0))
+        return false;
+    file_unref(a, old); /* deletes the segment when no batch in it waits */
+    return true;
+}
+
+/* Reads the spool into batches, segment after segment. */
+static void listener_read(agent_listener_t *l)
+{
+    lf_agent_t *a = l->agent;
+    while (!a->stopping && !backpressured(a)) {
+        if (!l->file) {
+            lf_agent_spool_seg_t *first = lf_agent_spool_first(l->spool);
+            if (!first || !listener_attach(l, first, 0))
+                return;
         }
-        if (!seg->next)
-            return; /* the writer has not started the next segment yet */
-        agent_file_t *old = l->file;
-        if (!listener_attach(l, seg->next, 0))
+        if (!listener_read_segment(l))
             return;
-        file_unref(a, old); /* deletes the segment when no batch in it waits */
     }
 }
 
-static void spool_flush_all(lf_agent_t *a, bool tick)
+/* The spool's fdatasync runs in the thread pool, on a duplicate of the
+ * segment's descriptor, so that receiving never waits for the disk: what
+ * arrives meanwhile is written (page cache) and synced by the next round.
+ * Records become readable (journalled, produced) once synced. */
+static void spool_sync_run(uv_work_t *req)
+{
+    agent_listener_t *l = req->data;
+    l->sync_err = fdatasync(l->sync_fd) == 0 ? 0 : errno;
+    close(l->sync_fd);
+}
+
+static void spool_sync_start(agent_listener_t *l);
+
+static void spool_sync_after(uv_work_t *req, int status)
+{
+    agent_listener_t *l = req->data;
+    lf_agent_t *a = l->agent;
+    l->sync_busy = false;
+    bool ok = status == 0 && l->sync_err == 0;
+    if (ok) {
+        lf_agent_spool_sync_done(l->spool, l->sync_seg, l->sync_upto);
+        l->flush_error_logged = false;
+    } else if (!l->flush_error_logged) {
+        lf_error(COMP, "listener %s: fdatasync of spool %s: %s; retrying", l->cfg->name,
+                 lf_agent_spool_dir(l->spool), strerror(status ? -status : l->sync_err));
+        l->flush_error_logged = true;
+    }
+    if (a->stopping)
+        return;
+    listener_read(l);
+    /* More was written while this sync ran (a failed one is retried by the
+     * poll timer, not at once). */
+    if (ok && a->cfg->limits.spool_sync == LF_AGENT_SPOOL_SYNC_CFG_BATCH)
+        spool_sync_start(l);
+}
+
+static void spool_sync_start(agent_listener_t *l)
+{
+    lf_agent_t *a = l->agent;
+    if (l->sync_busy || a->stopping)
+        return;
+    int fd = lf_agent_spool_sync_take(l->spool, &l->sync_seg, &l->sync_upto);
+    if (fd < 0)
+        return;
+    l->sync_fd = fd;
+    l->sync_busy = true;
+    l->sync_work.data = l;
+    if (uv_queue_work(&a->loop, &l->sync_work, spool_sync_run, spool_sync_after) != 0) {
+        close(fd);
+        l->sync_busy = false;
+    }
+}
+
+/* Writes what the listeners buffered; with `sync`, starts their spool
+ * syncs. */
+static void spool_write_all(lf_agent_t *a, bool sync)
 {
     for (size_t i = 0; i < a->nlisteners; i++) {
         agent_listener_t *l = &a->listeners[i];
-        lf_err_t rc = lf_agent_spool_flush(l->spool, tick);
+        lf_err_t rc = lf_agent_spool_write(l->spool);
         if (rc != LF_OK && !l->flush_error_logged)
             lf_error(COMP, "listener %s: write spool %s: %s (%s); retrying", l->cfg->name,
                      lf_agent_spool_dir(l->spool), lf_strerror(rc), strerror(errno));
         l->flush_error_logged = rc != LF_OK;
+        if (rc == LF_OK && sync)
+            spool_sync_start(l);
+    }
+}
+
+/* At shutdown: written and synced here, on the loop. */
+static void spool_flush_all(lf_agent_t *a)
+{
+    for (size_t i = 0; i < a->nlisteners; i++) {
+        agent_listener_t *l = &a->listeners[i];
+        lf_err_t rc = lf_agent_spool_flush(l->spool, true);
+        if (rc != LF_OK)
+            lf_error(COMP, "listener %s: write spool %s: %s (%s)", l->cfg->name,
+                     lf_agent_spool_dir(l->spool), lf_strerror(rc), strerror(errno));
     }
 }
 
@@ -1530,7 +1739,7 @@ static void on_spool_check(uv_check_t *h)
     uv_check_stop(h);
     if (a->stopping)
         return;
-    spool_flush_all(a, false);
+    spool_write_all(a, a->cfg->limits.spool_sync == LF_AGENT_SPOOL_SYNC_CFG_BATCH);
     for (size_t i = 0; i < a->nlisteners; i++)
         listener_read(&a->listeners[i]);
 }
@@ -1540,7 +1749,7 @@ static void on_spool_timer(uv_timer_t *t)
     lf_agent_t *a = t->data;
     if (a->stopping)
         return;
-    spool_flush_all(a, true);
+    spool_write_all(a, true);
     for (size_t i = 0; i < a->nlisteners; i++)
         listener_read(&a->listeners[i]);
 }
@@ -1678,42 +1887,6 @@ static agent_file_t *spool_entry_file(lf_agent_t *a, const lf_agent_jbatch_t *b)
  * started on an empty journal). */
 #define JOURNALD_AT_BEGINNING "^"
 
-/* Journals the journald batch built in a->wire together with the cursor
- * checkpoint, then produces it. false when the state refused it. */
-static bool journald_commit(lf_agent_t *a, agent_journald_t *s, lf_agent_jbatch_t *jb,
-                            uint32_t count, uint32_t truncated, lf_str_t first, lf_str_t last)
-{
-    lf_wire_batch_finish(&a->wire, count);
-    jb->count = count;
-    jb->bytes = a->wire.len;
-    agent_entry_t *e = journal_push(a);
-    lf_err_t src =
-        e ? lf_agent_state_commit_batch_cursor(a->st, jb, s->key, first, last) : LF_ENOMEM;
-    if (src != LF_OK) {
-        if (e)
-            a->tail--;
-        if (!a->state_error_logged)
-            lf_error(COMP, "state: journal batch of journald source %s: %s; reading paused",
-                     s->cfg->name, lf_strerror(src));
-        a->state_error_logged = true;
-        return false;
-    }
-    a->state_error_logged = false;
-    if (journal_len(a) == 1)
-        a->last_progress_ms = lf_time_mono_ms();
-    a->meta.next_seq = jb->first_seq + count;
-    memcpy(s->checkpoint, last.ptr, last.len);
-    s->checkpoint[last.len] = '\0';
-    e->jb = *jb;
-    a->unacked_bytes += jb->bytes;
-    a->ctr.records_read += count;
-    a->ctr.records_truncated += truncated;
-    a->ctr.batches_produced++;
-    a->ctr.bytes_produced += jb->bytes;
-    produce_wire(a, e, &a->wire);
-    return true;
-}
-
 /* Reads the journal into batches until it has nothing more or backpressure. */
 static void journald_read(agent_journald_t *s)
 {
@@ -1722,6 +1895,11 @@ static void journald_read(agent_journald_t *s)
     const lf_agent_batch_limits_t limits = {.max_records = (uint32_t)l->batch_max_records,
                                             .max_bytes = (uint64_t)l->batch_max_bytes,
                                             .max_record = (uint32_t)l->max_record_bytes};
+    if (a->stopping || backpressured(a) || !group_open(a))
+        return;
+    char group_start[sizeof s->checkpoint];
+    memcpy(group_start, s->checkpoint, sizeof group_start);
+    bool ok = true;
     while (!a->stopping && !backpressured(a)) {
         lf_agent_jbatch_t jb = {
             .first_seq = a->meta.next_seq,
@@ -1750,15 +1928,23 @@ static void journald_read(agent_journald_t *s)
             lf_error(COMP, "journald source %s: batch: %s", s->cfg->name, lf_strerror(rc));
         }
         if (count == 0)
-            return;
-        if (!journald_commit(a, s, &jb, count, truncated, first, last)) {
-            /* Back to the last journalled entry: read again next time. */
-            lf_agent_journald_seek(s->jd, s->checkpoint, false, NULL, NULL);
-            return;
+            break;
+        const lf_str_t cursors[2] = {first, last};
+        if (!journal_stage(a, &jb, count, truncated, s->key, NULL, cursors)) {
+            ok = false;
+            break;
         }
+        memcpy(s->checkpoint, last.ptr, last.len);
+        s->checkpoint[last.len] = '\0';
         if (rc != LF_OK)
-            return;
+            break;
     }
+    if (!group_close(a)) {
+        memcpy(s->checkpoint, group_start, sizeof s->checkpoint);
+        ok = false;
+    }
+    if (!ok) /* back to the last journalled entry: read again next time */
+        lf_agent_journald_seek(s->jd, s->checkpoint, false, NULL, NULL);
 }
 
 static void on_journald_poll(uv_poll_t *h, int status, int events)
@@ -1889,6 +2075,9 @@ static void on_poll_timer(uv_timer_t *t)
     if (a->producer)
         on_producer_queue(a);
     spool_resume_check(a);
+    if (a->cfg->limits.spool_sync == LF_AGENT_SPOOL_SYNC_CFG_BATCH)
+        for (size_t i = 0; i < a->nlisteners; i++)
+            spool_sync_start(&a->listeners[i]); /* a failed sync is retried here */
     int64_t now = lf_time_mono_ms();
     if (journal_len(a) > 0 && now - a->last_progress_ms >= a->ack_timeout_cur) {
         lf_warn(COMP,
@@ -1927,7 +2116,7 @@ static void agent_shutdown(lf_agent_t *a)
         lf_agent_syslog_close(a->listeners[i].net);
     lf_agent_yara_stop(a->yara);
     if (a->nlisteners)
-        spool_flush_all(a, true);
+        spool_flush_all(a);
     close_handle((uv_handle_t *)&a->spool_check);
     close_handle((uv_handle_t *)&a->spool_timer);
     uv_timer_stop(&a->poll_timer);

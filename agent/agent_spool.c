@@ -214,7 +214,7 @@ static lf_err_t start_segment(lf_agent_spool_t *sp)
     return LF_OK;
 }
 
-lf_err_t lf_agent_spool_flush(lf_agent_spool_t *sp, bool tick)
+lf_err_t lf_agent_spool_write(lf_agent_spool_t *sp)
 {
     if (sp->wlen > 0) {
         if (sp->wseg && sp->wseg->size >= sp->segment_bytes)
@@ -245,6 +245,16 @@ lf_err_t lf_agent_spool_flush(lf_agent_spool_t *sp, bool tick)
         sp->wseg->size += sp->wlen;
         sp->wlen = 0;
     }
+    if (sp->sync == LF_AGENT_SPOOL_SYNC_OFF && sp->wseg)
+        sp->wseg->readable = sp->wseg->size;
+    return LF_OK;
+}
+
+lf_err_t lf_agent_spool_flush(lf_agent_spool_t *sp, bool tick)
+{
+    lf_err_t rc = lf_agent_spool_write(sp);
+    if (rc != LF_OK)
+        return rc;
     lf_agent_spool_seg_t *s = sp->wseg;
     if (s && s->readable < s->size) {
         if (sp->sync == LF_AGENT_SPOOL_SYNC_OFF) {
@@ -256,6 +266,30 @@ lf_err_t lf_agent_spool_flush(lf_agent_spool_t *sp, bool tick)
         }
     }
     return LF_OK;
+}
+
+int lf_agent_spool_sync_take(lf_agent_spool_t *sp, uint64_t *number, uint64_t *upto)
+{
+    lf_agent_spool_seg_t *s = sp->wseg;
+    if (sp->sync == LF_AGENT_SPOOL_SYNC_OFF || !s || s->readable >= s->size || sp->wfd < 0)
+        return -1;
+    int fd = fcntl(sp->wfd, F_DUPFD_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    *number = s->number;
+    *upto = s->size;
+    return fd;
+}
+
+void lf_agent_spool_sync_done(lf_agent_spool_t *sp, uint64_t number, uint64_t upto)
+{
+    for (lf_agent_spool_seg_t *s = sp->segs; s; s = s->next) {
+        if (s->number == number) {
+            if (upto > s->readable && upto <= s->size)
+                s->readable = upto;
+            return;
+        }
+    }
 }
 
 bool lf_agent_spool_dirty(const lf_agent_spool_t *sp)
@@ -275,7 +309,7 @@ lf_err_t lf_agent_spool_append(lf_agent_spool_t *sp, const char *data, uint32_t 
     if (rc != LF_OK)
         return rc;
     if (sp->wlen + need > LF_AGENT_SPOOL_WBUF) {
-        rc = lf_agent_spool_flush(sp, false);
+        rc = lf_agent_spool_write(sp);
         if (rc != LF_OK)
             return rc;
     }

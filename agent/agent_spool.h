@@ -91,6 +91,18 @@ lf_err_t lf_agent_spool_append(lf_agent_spool_t *sp, const char *data, uint32_t 
  * allows; `tick` is the interval policy's timer. LF_EIO (errno kept): the
  * buffer is kept and the segment cut back to its last good size. */
 lf_err_t lf_agent_spool_flush(lf_agent_spool_t *sp, bool tick);
+/* Writes the buffer to the current segment like lf_agent_spool_flush()
+ * without syncing: what is readable advances only with sync: off. Appends
+ * that fill the buffer write it this way. */
+lf_err_t lf_agent_spool_write(lf_agent_spool_t *sp);
+/* Syncing off the writer's thread: returns a duplicate of the current
+ * segment's descriptor (close it when done) to fdatasync() elsewhere, with
+ * the segment's number and the size written so far, or -1 when nothing
+ * waits for a sync (or sync: off). After a successful fdatasync,
+ * lf_agent_spool_sync_done() makes the segment readable up to that size
+ * (nothing when the segment is gone meanwhile). */
+int lf_agent_spool_sync_take(lf_agent_spool_t *sp, uint64_t *number, uint64_t *upto);
+void lf_agent_spool_sync_done(lf_agent_spool_t *sp, uint64_t number, uint64_t upto);
 /* True when records are buffered or written but not yet readable. */
 bool lf_agent_spool_dirty(const lf_agent_spool_t *sp);
 /* Seals the segment being written (the next record starts a new one). */

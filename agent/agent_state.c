@@ -22,9 +22,21 @@ struct lf_agent_state {
     MDB_env *env;
     MDB_dbi meta, batches, files;
     bool readonly;
+    bool sync;
     lf_agent_state_meta_t m;
     char agent_id[MAX_AGENT_ID + 1];
+    /* Group commit: the open top-level write transaction and the meta
+     * values at its start (restored when it fails). */
+    MDB_txn *group;
+    lf_agent_state_meta_t group_m;
 };
+
+/* A write transaction: a child of the open group (committing it only
+ * merges into the group), or a top-level one committed on its own. */
+static int wbegin(lf_agent_state_t *st, MDB_txn **txn)
+{
+    return mdb_txn_begin(st->env, st->group, 0, txn);
+}
 
 static void put64le(uint8_t *p, uint64_t v)
 {
@@ -131,6 +143,7 @@ lf_err_t lf_agent_state_open(const char *dir, const lf_agent_state_options_t *op
     if (!st)
         return LF_ENOMEM;
     st->readonly = opts->readonly;
+    st->sync = opts->sync;
     const char *what = "mdb_env_create";
     int rc = mdb_env_create(&st->env);
     if (rc == 0) {
@@ -242,6 +255,8 @@ void lf_agent_state_close(lf_agent_state_t *st)
 {
     if (!st)
         return;
+    if (st->group)
+        mdb_txn_abort(st->group);
     mdb_env_close(st->env);
     free(st);
 }
@@ -411,7 +426,7 @@ static lf_err_t commit_batch(lf_agent_state_t *st, const lf_agent_jbatch_t *b, c
         (cursors && (!cursor_ok(cursors[0]) || !cursor_ok(cursors[1]))))
         return LF_EINVAL;
     MDB_txn *txn;
-    int rc = mdb_txn_begin(st->env, NULL, 0, &txn);
+    int rc = wbegin(st, &txn);
     if (rc != 0)
         return map_rc(rc);
     uint8_t key[8];
@@ -438,6 +453,36 @@ static lf_err_t commit_batch(lf_agent_state_t *st, const lf_agent_jbatch_t *b, c
         return map_rc(rc);
     st->m.next_seq = b->first_seq + b->count;
     return LF_OK;
+}
+
+lf_err_t lf_agent_state_group_begin(lf_agent_state_t *st)
+{
+    if (st->readonly || st->group)
+        return LF_EINVAL;
+    int rc = mdb_txn_begin(st->env, NULL, 0, &st->group);
+    if (rc != 0) {
+        st->group = NULL;
+        return map_rc(rc);
+    }
+    st->group_m = st->m;
+    return LF_OK;
+}
+
+lf_err_t lf_agent_state_group_end(lf_agent_state_t *st)
+{
+    if (!st->group)
+        return LF_EINVAL;
+    MDB_txn *txn = st->group;
+    st->group = NULL;
+    int rc = mdb_txn_commit(txn);
+    if (rc != 0)
+        st->m = st->group_m;
+    return map_rc(rc);
+}
+
+bool lf_agent_state_in_group(const lf_agent_state_t *st)
+{
+    return st->group != NULL;
 }
 
 lf_err_t lf_agent_state_commit_batch(lf_agent_state_t *st, const lf_agent_jbatch_t *b,
@@ -482,7 +527,7 @@ lf_err_t lf_agent_state_put_cursor(lf_agent_state_t *st, const char *key, lf_str
     if (st->readonly || !*key || strlen(key) > 511 || !cursor_ok(cursor))
         return LF_EINVAL;
     MDB_txn *txn;
-    int rc = mdb_txn_begin(st->env, NULL, 0, &txn);
+    int rc = wbegin(st, &txn);
     if (rc != 0)
         return map_rc(rc);
     rc = put_cursor(txn, st->meta, key, cursor);
@@ -547,7 +592,7 @@ lf_err_t lf_agent_state_put_file(lf_agent_state_t *st, const char *path,
     if (st->readonly || !*path || strlen(path) > 511)
         return LF_EINVAL;
     MDB_txn *txn;
-    int rc = mdb_txn_begin(st->env, NULL, 0, &txn);
+    int rc = wbegin(st, &txn);
     if (rc != 0)
         return map_rc(rc);
     rc = put_filepos(txn, st->files, path, pos);
@@ -585,7 +630,7 @@ lf_err_t lf_agent_state_ack(lf_agent_state_t *st, uint64_t w, size_t *deleted)
     if (w <= st->m.acked)
         return LF_OK;
     MDB_txn *txn;
-    int rc = mdb_txn_begin(st->env, NULL, 0, &txn);
+    int rc = wbegin(st, &txn);
     if (rc != 0)
         return map_rc(rc);
     MDB_cursor *cur;
@@ -618,7 +663,15 @@ lf_err_t lf_agent_state_ack(lf_agent_state_t *st, uint64_t w, size_t *deleted)
         mdb_txn_abort(txn);
         return map_rc(rc);
     }
+    /* On its own an acknowledgement needs no meta-page sync: the data pages
+     * are synced, so a machine crash can at worst undo it (the batches are
+     * re-sent and dropped by the store as duplicates), never corrupt. */
+    bool meta_async = st->sync && !st->group;
+    if (meta_async)
+        mdb_env_set_flags(st->env, MDB_NOMETASYNC, 1);
     rc = mdb_txn_commit(txn);
+    if (meta_async)
+        mdb_env_set_flags(st->env, MDB_NOMETASYNC, 0);
     if (rc != 0)
         return map_rc(rc);
     st->m.acked = w;
@@ -632,7 +685,7 @@ lf_err_t lf_agent_state_mark_lost(lf_agent_state_t *st, uint64_t first_seq)
     if (st->readonly)
         return LF_EINVAL;
     MDB_txn *txn;
-    int rc = mdb_txn_begin(st->env, NULL, 0, &txn);
+    int rc = wbegin(st, &txn);
     if (rc != 0)
         return map_rc(rc);
     uint8_t key[8];
@@ -723,7 +776,7 @@ lf_err_t lf_agent_state_put_counters(lf_agent_state_t *st, const lf_agent_counte
     for (size_t i = 0; i < LF_AGENT_COUNTER_COUNT; i++)
         put64le(buf + 8 * i, vals[i]);
     MDB_txn *txn;
-    int rc = mdb_txn_begin(st->env, NULL, 0, &txn);
+    int rc = wbegin(st, &txn);
     if (rc != 0)
         return map_rc(rc);
     MDB_val k = {8, "counters"}, v = {sizeof buf, buf};

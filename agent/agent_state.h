@@ -125,6 +125,17 @@ const char *lf_agent_state_agent_id(const lf_agent_state_t *st);
  * sequence mismatch, LF_EFULL when the map is full, LF_ESTORE. */
 lf_err_t lf_agent_state_commit_batch(lf_agent_state_t *st, const lf_agent_jbatch_t *b,
                                      const char *path, const lf_agent_filepos_t *pos);
+/* Group commit. Between begin and end every write call above and below
+ * goes into one LMDB transaction, committed (and synced, with opts.sync)
+ * once by end: n batches cost one fsync pair instead of n. Each call
+ * stays all-or-nothing on its own (a child transaction): a refused batch
+ * leaves the others of the group. Reads see the state before the group.
+ * When end fails, nothing since begin was written and the cached meta
+ * values are those at begin; the caller undoes its own effects. begin:
+ * LF_EINVAL when a group is open already. */
+lf_err_t lf_agent_state_group_begin(lf_agent_state_t *st);
+lf_err_t lf_agent_state_group_end(lf_agent_state_t *st);
+bool lf_agent_state_in_group(const lf_agent_state_t *st);
 lf_err_t lf_agent_state_put_file(lf_agent_state_t *st, const char *path,
                                  const lf_agent_filepos_t *pos);
 /* journald sources: one transaction journals b (flags must include

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #define COMP            "syslog"
 #define READ_BUF        (64u * 1024u)
@@ -559,16 +560,8 @@ static void udp_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
     *buf = uv_buf_init(ls->rbuf, UDP_BUF);
 }
 
-static void udp_on_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
-                        const struct sockaddr *addr, unsigned flags)
+static void udp_datagram(lf_agent_syslog_t *ls, char *data, size_t n, const struct sockaddr *addr)
 {
-    lf_agent_syslog_t *ls = h->data;
-    if (nread < 0) {
-        RATE_LOG(ls, RL_READ, LF_LOG_WARN, "receive: %s", uv_strerror((int)nread));
-        return;
-    }
-    if (!addr)
-        return; /* nothing more for now, or the end of a recvmmsg batch */
     size_t salen =
         addr->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
     if (ls->udp_sender_len == 0 || memcmp(&ls->last_addr, addr, salen) != 0) {
@@ -578,15 +571,75 @@ static void udp_on_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
     ls->frame_sender = ls->udp_sender;
     ls->frame_sender_len = ls->udp_sender_len;
     uint8_t rflags;
-    size_t len = lf_agent_frame_datagram(buf->base, (size_t)nread, (size_t)ls->cfg->max_frame_bytes,
-                                         &rflags);
+    size_t len = lf_agent_frame_datagram(data, n, (size_t)ls->cfg->max_frame_bytes, &rflags);
     if (len == 0) {
         ls->env.ctr->syslog_malformed++;
         RATE_LOG(ls, RL_MALFORMED, LF_LOG_WARN, "malformed datagram from %s: empty",
                  ls->udp_sender);
         return;
     }
-    spool_frame(ls, buf->base, len, rflags, false);
+    spool_frame(ls, data, len, rflags, false);
+}
+
+/* libuv hands over at most 32 datagrams per wake-up; at high rates the
+ * socket is drained here, UDP_BATCH at a time, until it is empty or
+ * UDP_DRAIN_MAX datagrams were read, so that a loop iteration's fixed costs
+ * (spool write, journal) are shared by many datagrams and the kernel's
+ * receive buffer does not overflow meanwhile. */
+#define UDP_BATCH     16
+#define UDP_DRAIN_MAX 4096
+static void udp_drain(lf_agent_syslog_t *ls)
+{
+    uv_os_fd_t fd;
+    if (uv_fileno((uv_handle_t *)&ls->h.udp, &fd) != 0)
+        return;
+    struct mmsghdr msgs[UDP_BATCH];
+    struct iovec iov[UDP_BATCH];
+    struct sockaddr_storage from[UDP_BATCH];
+    const size_t per = UDP_BUF / UDP_BATCH;
+    for (int total = 0; total < UDP_DRAIN_MAX;) {
+        for (int i = 0; i < UDP_BATCH; i++) {
+            iov[i] = (struct iovec){ls->rbuf + (size_t)i * per, per};
+            msgs[i].msg_hdr = (struct msghdr){.msg_name = &from[i],
+                                              .msg_namelen = sizeof from[i],
+                                              .msg_iov = &iov[i],
+                                              .msg_iovlen = 1};
+            msgs[i].msg_len = 0;
+        }
+        int n = recvmmsg(fd, msgs, UDP_BATCH, MSG_DONTWAIT, NULL);
+        if (n <= 0) {
+            if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+                RATE_LOG(ls, RL_READ, LF_LOG_WARN, "receive: %s", strerror(errno));
+            return;
+        }
+        for (int i = 0; i < n; i++) {
+            if (msgs[i].msg_hdr.msg_flags & MSG_TRUNC)
+                msgs[i].msg_len = (unsigned)per; /* cut like an oversized frame */
+            udp_datagram(ls, iov[i].iov_base, msgs[i].msg_len, (const struct sockaddr *)&from[i]);
+        }
+        total += n;
+        if (n < UDP_BATCH)
+            return;
+    }
+}
+
+static void udp_on_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
+                        const struct sockaddr *addr, unsigned flags)
+{
+    lf_agent_syslog_t *ls = h->data;
+    if (nread < 0) {
+        RATE_LOG(ls, RL_READ, LF_LOG_WARN, "receive: %s", uv_strerror((int)nread));
+        return;
+    }
+    if (!addr) {
+        /* The buffer of a recvmmsg batch coming back (libuv's read ends
+         * after 32 datagrams without telling whether more wait): read on
+         * while datagrams wait. nread 0 without it: the socket is empty. */
+        if (flags & UV_UDP_MMSG_FREE)
+            udp_drain(ls);
+        return;
+    }
+    udp_datagram(ls, buf->base, (size_t)nread, addr);
 }
 
 /* ---- life cycle ----------------------------------------------------------- */

@@ -167,6 +167,67 @@ static void test_state_batches_persist_and_ack_deletes_covered(void **state)
     lf_agent_state_close(st);
 }
 
+/* Group commit: the batches and checkpoints of a group are written by its
+ * end, a refused batch inside leaves the others, an unfinished group (the
+ * process stops before its end) writes nothing, and reads during the group
+ * see the state before it. */
+static void test_state_group_commit(void **state)
+{
+    lf_agent_state_t *st = open_state(*state);
+    lf_agent_state_meta_t m;
+    lf_agent_state_get_meta(st, &m);
+    uint64_t s0 = m.next_seq;
+    assert_int_equal(lf_agent_state_group_begin(st), LF_OK);
+    assert_true(lf_agent_state_in_group(st));
+    assert_int_equal(lf_agent_state_group_begin(st), LF_EINVAL);
+    lf_agent_jbatch_t b1 = make_batch(s0, 10, 0), b2 = make_batch(s0 + 10, 5, 100);
+    lf_agent_filepos_t p1 = {7, 42, b1.off_end}, p2 = {7, 42, b2.off_end};
+    assert_int_equal(lf_agent_state_commit_batch(st, &b1, "/var/log/x", &p1), LF_OK);
+    lf_agent_jbatch_t bad = make_batch(s0 + 99, 1, 0);
+    assert_int_equal(lf_agent_state_commit_batch(st, &bad, "/var/log/x", &p1), LF_EINVAL);
+    assert_int_equal(lf_agent_state_commit_batch(st, &b2, "/var/log/x", &p2), LF_OK);
+    lf_agent_state_get_meta(st, &m);
+    assert_int_equal(m.next_seq, s0 + 15);
+    /* Not visible to readers before the end. */
+    lf_agent_filepos_t pos;
+    assert_int_equal(lf_agent_state_get_file(st, "/var/log/x", &pos), LF_ENOTFOUND);
+    assert_int_equal(lf_agent_state_group_end(st), LF_OK);
+    assert_false(lf_agent_state_in_group(st));
+    assert_int_equal(lf_agent_state_group_end(st), LF_EINVAL);
+    assert_int_equal(lf_agent_state_get_file(st, "/var/log/x", &pos), LF_OK);
+    assert_int_equal(pos.read_offset, 150);
+
+    /* An acknowledgement inside a group is part of it. */
+    assert_int_equal(lf_agent_state_group_begin(st), LF_OK);
+    size_t deleted = 0;
+    assert_int_equal(lf_agent_state_ack(st, s0 + 9, &deleted), LF_OK);
+    assert_int_equal(deleted, 1);
+    lf_agent_jbatch_t b3 = make_batch(s0 + 15, 4, 150);
+    lf_agent_filepos_t p3 = {7, 42, b3.off_end};
+    assert_int_equal(lf_agent_state_commit_batch(st, &b3, "/var/log/x", &p3), LF_OK);
+    assert_int_equal(lf_agent_state_group_end(st), LF_OK);
+
+    /* A group never ended writes nothing. */
+    assert_int_equal(lf_agent_state_group_begin(st), LF_OK);
+    lf_agent_jbatch_t b4 = make_batch(s0 + 19, 3, 190);
+    lf_agent_filepos_t p4 = {7, 42, b4.off_end};
+    assert_int_equal(lf_agent_state_commit_batch(st, &b4, "/var/log/x", &p4), LF_OK);
+    lf_agent_state_close(st);
+
+    st = open_state(*state);
+    lf_agent_state_get_meta(st, &m);
+    assert_int_equal(m.next_seq, s0 + 19);
+    assert_int_equal(m.acked, s0 + 9);
+    collected_t c = {0};
+    assert_int_equal(lf_agent_state_foreach_batch(st, collect, &c), LF_OK);
+    assert_int_equal(c.n, 2);
+    assert_int_equal(c.b[0].first_seq, s0 + 10);
+    assert_int_equal(c.b[1].first_seq, s0 + 15);
+    assert_int_equal(lf_agent_state_get_file(st, "/var/log/x", &pos), LF_OK);
+    assert_int_equal(pos.read_offset, 190);
+    lf_agent_state_close(st);
+}
+
 static void test_state_mark_lost_and_counters(void **state)
 {
     lf_agent_state_t *st = open_state(*state);
@@ -306,6 +367,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_state_batches_persist_and_ack_deletes_covered, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_state_mark_lost_and_counters, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_state_group_commit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_state_survives_sigkill_mid_write, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
