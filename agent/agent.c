@@ -187,6 +187,8 @@ struct lf_agent {
     rd_kafka_queue_t *consumer_q;
     lf_kafka_queue_watch_t *consumer_watch;
     bool ack_assigned;
+    bool ack_paused;  /* fetching paused: nothing waits for an acknowledgement */
+    int32_t ack_part; /* the assigned partition of the acks topic */
     bool meta_busy;
     bool meta_waiting_logged;
     uv_work_t meta_work;
@@ -709,6 +711,30 @@ static void pump(lf_agent_t *a)
         journald_read(&a->journald[i]);
 }
 
+/* The ack consumer fetches only while batches wait for an
+ * acknowledgement: an idle agent sends no fetch requests (they were most
+ * of its idle CPU). Resumed fetching continues where it paused, so no
+ * acknowledgement published meanwhile is missed. */
+static void ack_fetch_update(lf_agent_t *a)
+{
+    if (!a->consumer || !a->ack_assigned)
+        return;
+    bool pause = journal_len(a) == 0;
+    if (pause == a->ack_paused)
+        return;
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_t *tp =
+        rd_kafka_topic_partition_list_add(l, a->cfg->kafka.topic_acks, a->ack_part);
+    rd_kafka_resp_err_t err = pause ? rd_kafka_pause_partitions(a->consumer, l)
+                                    : rd_kafka_resume_partitions(a->consumer, l);
+    if (!err && !tp->err)
+        a->ack_paused = pause;
+    else
+        lf_warn(COMP, "%s fetching acknowledgements: %s", pause ? "pause" : "resume",
+                rd_kafka_err2str(err ? err : tp->err));
+    rd_kafka_topic_partition_list_destroy(l);
+}
+
 static void apply_ack(lf_agent_t *a, uint64_t w)
 {
     if (w >= a->meta.next_seq) {
@@ -745,6 +771,7 @@ static void apply_ack(lf_agent_t *a, uint64_t w)
     if (was_blocked && !backpressured(a))
         pump(a);
     spool_resume_check(a);
+    ack_fetch_update(a);
 }
 
 static void on_consumer_queue(void *opaque)
@@ -832,8 +859,11 @@ static void meta_work_done(uv_work_t *req, int status)
         return;
     }
     a->ack_assigned = true;
+    a->ack_part = part;
+    a->ack_paused = false;
     lf_info(COMP, "listening for acknowledgements on %s partition %d of %d",
             a->cfg->kafka.topic_acks, part, a->meta_partitions);
+    ack_fetch_update(a);
 }
 
 static void on_meta_timer(uv_timer_t *t)
@@ -1218,6 +1248,7 @@ static bool group_close(lf_agent_t *a)
             set_need_send(a, e, true);
         }
     }
+    ack_fetch_update(a);
     return true;
 }
 
@@ -2074,6 +2105,7 @@ static void on_poll_timer(uv_timer_t *t)
         producer_recreate(a);
     if (a->producer)
         on_producer_queue(a);
+    ack_fetch_update(a);
     spool_resume_check(a);
     if (a->cfg->limits.spool_sync == LF_AGENT_SPOOL_SYNC_CFG_BATCH)
         for (size_t i = 0; i < a->nlisteners; i++)

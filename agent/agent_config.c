@@ -212,7 +212,8 @@ static const lf_config_option_t limits_options[] = {
                     "it is acknowledged. At most a quarter of spool_max_bytes."),
     LF_CFG_OPT_ENUM("spool_sync", lf_agent_limits_config_t, spool_sync, "batch", spool_sync_choices,
                     "When spooled records reach the disk: batch (fsync before they are "
-                    "journalled and sent; one fsync per loop iteration), interval (fsync every "
+                    "journalled and sent; the fsync runs in a worker thread, one at a time, and "
+                    "covers everything written before it began), interval (fsync every "
                     "spool_sync_interval; records wait for it) or off (the OS decides; a machine "
                     "crash may lose the last records)."),
     LF_CFG_OPT_DURATION("spool_sync_interval", lf_agent_limits_config_t, spool_sync_interval_ms,
