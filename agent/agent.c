@@ -695,6 +695,7 @@ static void producer_recreate(lf_agent_t *a)
 static void source_service(agent_source_t *s, int64_t now);
 static char *newer_generation(agent_source_t *s, const agent_file_t *f, const struct stat *pb,
                               struct stat *sb);
+static bool truncated_copy_follow(agent_source_t *s, agent_file_t *f, uint64_t size, int64_t now);
 static void listener_read(agent_listener_t *l);
 static void journald_read(agent_journald_t *s);
 static void spool_resume_check(lf_agent_t *a);
@@ -1368,8 +1369,12 @@ static void source_service(agent_source_t *s, int64_t now)
     if (fstat(f->fd, &sb) == 0) {
         uint64_t size = (uint64_t)sb.st_size;
         if (size < lf_agent_reader_pos(&s->reader)) {
-            lf_warn(COMP, "source %s: %s was truncated to %" PRIu64 " bytes; reading from 0",
-                    s->cfg->name, f->path, size);
+            if (truncated_copy_follow(s, f, size, now))
+                return;
+            lf_warn(COMP,
+                    "source %s: %s was truncated to %" PRIu64 " bytes at offset %" PRIu64
+                    " and no copy of it holds the bytes read before; reading from 0",
+                    s->cfg->name, f->path, size, lf_agent_reader_pos(&s->reader));
             lf_agent_reader_reset(&s->reader, f->fd, 0);
             s->last_growth_ms = now;
         } else if (size != s->size_seen) {
@@ -1440,6 +1445,13 @@ static bool compressed_name(const char *n)
     return false;
 }
 
+/* A rotated generation's name: the path's base name followed by '.', '-'
+ * or '_' and more (auth.log.1, auth.log-20260310), not compressed. */
+static bool generation_name(const char *n, const char *base, size_t blen)
+{
+    return strncmp(n, base, blen) == 0 && n[blen] && strchr(".-_", n[blen]) && !compressed_name(n);
+}
+
 /* When the path was rotated more than once while f was still being read
  * (the agent was stopped, or behind), the generations in between are
  * renamed files of the same directory: named like the path with a suffix
@@ -1465,8 +1477,7 @@ static char *newer_generation(agent_source_t *s, const agent_file_t *f, const st
     struct dirent *de;
     while ((de = readdir(d))) {
         const char *n = de->d_name;
-        if (strncmp(n, base, blen) != 0 || !strchr(".-_", n[blen]) || !n[blen] ||
-            compressed_name(n))
+        if (!generation_name(n, base, blen))
             continue;
         char path[PATH_MAX];
         int len = snprintf(path, sizeof path, "%s/%s", s->dir, n);
@@ -1493,6 +1504,129 @@ static char *newer_generation(agent_source_t *s, const agent_file_t *f, const st
     }
     closedir(d);
     return best;
+}
+
+/* How old a copy made by copytruncate may be when the truncation is seen:
+ * the agent looks at every source each poll_interval, and logrotate
+ * truncates as soon as the copy is written. */
+#define TRUNCATED_COPY_MAX_AGE_MS (10 * 60 * 1000)
+
+/* copytruncate: f, the file at the configured path, is now shorter than
+ * the read offset `off`. Its copy, made just before the truncation, is a
+ * generation of the path (generation_name) in the same directory: a
+ * regular file on the same device, not open already, modified in the last
+ * TRUNCATED_COPY_MAX_AGE_MS, at least `off` bytes long, and its `n` bytes
+ * before `off` are `tail`, the bytes last read from f. Returns the most
+ * recently modified match, opened (*path malloc'ed), or -1. */
+static int truncated_copy_find(agent_source_t *s, const agent_file_t *f, uint64_t off,
+                               const char *tail, size_t n, char **path)
+{
+    *path = NULL;
+    const char *slash = strrchr(s->cfg->path, '/');
+    const char *base = slash ? slash + 1 : s->cfg->path;
+    size_t blen = strlen(base);
+    DIR *d = opendir(s->dir);
+    if (!d)
+        return -1;
+    int64_t oldest = lf_time_now_ms() - TRUNCATED_COPY_MAX_AGE_MS;
+    int best = -1;
+    int64_t best_ms = 0;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        if (!generation_name(de->d_name, base, blen))
+            continue;
+        char p[PATH_MAX];
+        int len = snprintf(p, sizeof p, "%s/%s", s->dir, de->d_name);
+        struct stat cs;
+        if (len <= 0 || (size_t)len >= sizeof p || stat(p, &cs) != 0 || !S_ISREG(cs.st_mode) ||
+            (uint64_t)cs.st_dev != f->dev || (uint64_t)cs.st_ino == f->ino ||
+            (uint64_t)cs.st_size < off ||
+            file_find(s->agent, (uint64_t)cs.st_dev, (uint64_t)cs.st_ino))
+            continue;
+        int64_t mtime_ms = (int64_t)cs.st_mtim.tv_sec * 1000 + cs.st_mtim.tv_nsec / 1000000;
+        if (mtime_ms < oldest || (best >= 0 && mtime_ms <= best_ms))
+            continue;
+        int fd = open(p, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+        char got[LF_AGENT_READER_KEEP];
+        struct stat os;
+        if (fd < 0)
+            continue;
+        if (fstat(fd, &os) != 0 || os.st_ino != cs.st_ino ||
+            pread(fd, got, n, (off_t)(off - n)) != (ssize_t)n || memcmp(got, tail, n) != 0) {
+            close(fd);
+            continue;
+        }
+        char *copy = strdup(p);
+        if (!copy) {
+            close(fd);
+            continue;
+        }
+        if (best >= 0)
+            close(best);
+        free(*path);
+        best = fd;
+        best_ms = mtime_ms;
+        *path = copy;
+    }
+    closedir(d);
+    return best;
+}
+
+/* The unacknowledged batches read from f since it was last attached (the
+ * newest run of its entries whose byte ranges go down from off) are
+ * re-read from the copy g should they need a re-send: f lost those bytes. */
+static void truncated_copy_repoint(lf_agent_t *a, agent_file_t *f, agent_file_t *g, uint64_t off)
+{
+    for (size_t i = a->tail; i-- > a->head;) {
+        agent_entry_t *e = &a->ents[i];
+        if (e->file != f)
+            continue;
+        if (e->jb.off_end > off)
+            break;
+        off = e->jb.off_start;
+        e->file = g;
+        g->refs++;
+        file_unref(a, f);
+    }
+}
+
+/* f, the file at the configured path, is shorter than the read offset.
+ * When a copy of it holds the bytes the agent read last (copytruncate),
+ * reads the rest of the copy first, like a renamed file: the checkpoint
+ * names the copy until the agent moves back to the path, which is then
+ * read from 0. false: no copy (or a glob source, or the file being read is
+ * not the one at the path); the caller reads f from 0. */
+static bool truncated_copy_follow(agent_source_t *s, agent_file_t *f, uint64_t size, int64_t now)
+{
+    lf_agent_t *a = s->agent;
+    uint64_t off = lf_agent_reader_pos(&s->reader);
+    char tail[LF_AGENT_READER_KEEP];
+    size_t n = lf_agent_reader_tail(&s->reader, tail, sizeof tail);
+    struct stat pb;
+    if (s->own.path || s->rotated || a->stopping || n < (off < sizeof tail ? off : sizeof tail) ||
+        stat(s->cfg->path, &pb) != 0 || (uint64_t)pb.st_dev != f->dev ||
+        (uint64_t)pb.st_ino != f->ino)
+        return false;
+    char *path;
+    int fd = truncated_copy_find(s, f, off, tail, n, &path);
+    agent_file_t *g = fd >= 0 ? file_adopt(a, fd, path) : NULL;
+    if (!g) {
+        free(path);
+        return false;
+    }
+    lf_warn(COMP,
+            "source %s: %s was truncated to %" PRIu64 " bytes at offset %" PRIu64
+            "; reading the rest of its copy %s (inode %" PRIu64
+            ") first, then the file from 0 (copytruncate)",
+            s->cfg->name, f->path, size, off, path, g->ino);
+    free(path);
+    truncated_copy_repoint(a, f, g, off);
+    s->file = NULL;
+    source_attach(s, g, off, now);
+    s->rotated = true;
+    file_unref(a, f);
+    source_read(s, now);
+    return true;
 }
 
 /* Reads the sources that had file events since the linger began. */

@@ -47,6 +47,19 @@ uint64_t lf_agent_reader_pos(const lf_agent_reader_t *r)
     return r->skipping ? r->line_off : r->base + r->start;
 }
 
+size_t lf_agent_reader_tail(const lf_agent_reader_t *r, char *out, size_t n)
+{
+    if (r->skipping)
+        return 0;
+    uint64_t from = r->base > r->valid_from ? r->base : r->valid_from;
+    uint64_t pos = r->base + r->start;
+    if (pos <= from)
+        return 0;
+    size_t k = pos - from < n ? (size_t)(pos - from) : n;
+    memcpy(out, r->data + r->start - k, k);
+    return k;
+}
+
 /* Fills *line from `len` bytes at p, a whole line without its '\n'. */
 static void make_line(lf_agent_reader_t *r, const char *p, size_t len, uint64_t offset,
                       uint64_t end, lf_agent_line_t *line)
@@ -146,11 +159,13 @@ lf_err_t lf_agent_reader_next(lf_agent_reader_t *r, uint64_t limit, bool flush_p
             r->start = 0;
             continue;
         }
-        if (r->start > 0) {
-            memmove(r->data, p, avail);
-            r->base += r->start;
-            r->start = 0;
-            r->len = avail;
+        /* Keep the last bytes before the position (lf_agent_reader_tail). */
+        size_t keep = r->start < LF_AGENT_READER_KEEP ? r->start : LF_AGENT_READER_KEEP;
+        if (r->start > keep) {
+            memmove(r->data, p - keep, avail + keep);
+            r->base += r->start - keep;
+            r->start = keep;
+            r->len = avail + keep;
         }
         size_t want = room(r->base + r->len, limit, r->cap - r->len);
         ssize_t n = want ? read_at(r->fd, r->data + r->len, want, r->base + r->len) : 0;
@@ -164,7 +179,7 @@ lf_err_t lf_agent_reader_next(lf_agent_reader_t *r, uint64_t limit, bool flush_p
             return LF_ENOTFOUND;
         if (!flush_partial)
             return LF_EAGAIN;
-        make_line(r, r->data, avail, r->base, r->base + avail, line);
+        make_line(r, r->data + r->start, avail, r->base + r->start, r->base + r->len, line);
         r->start = r->len;
         return LF_OK;
     }

@@ -27,6 +27,8 @@
 #include <stdint.h>
 
 #define LF_AGENT_READ_CHUNK (64u * 1024u)
+/* Bytes before the position kept across refills, for lf_agent_reader_tail(). */
+#define LF_AGENT_READER_KEEP 64u
 
 typedef struct lf_agent_reader {
     int fd;
@@ -67,5 +69,11 @@ lf_err_t lf_agent_reader_next(lf_agent_reader_t *r, uint64_t limit, bool flush_p
 void lf_agent_reader_rewind(lf_agent_reader_t *r, uint64_t offset);
 /* File offset after the last returned record: where reading resumes. */
 uint64_t lf_agent_reader_pos(const lf_agent_reader_t *r);
+/* Copies into out up to n (at most LF_AGENT_READER_KEEP) of the bytes just
+ * before lf_agent_reader_pos() as the reader read them from the file;
+ * returns how many. Fewer when it was reset (or finished an over-long
+ * line) closer to the position than that, 0 inside an over-long line. Lets
+ * the caller recognise a copy of the file after it was truncated. */
+size_t lf_agent_reader_tail(const lf_agent_reader_t *r, char *out, size_t n);
 
 #endif

@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -192,6 +193,79 @@ static void test_reader_stops_at_limit(void **state)
     lf_agent_reader_free(&r);
 }
 
+/* The bytes just before the position, as read, survive buffer refills and
+ * the end of file (the agent recognises a copytruncate copy by them). */
+static void expect_tail(const lf_agent_reader_t *r, const char *text)
+{
+    char tail[LF_AGENT_READER_KEEP];
+    uint64_t pos = lf_agent_reader_pos(r);
+    size_t want = pos < sizeof tail ? (size_t)pos : sizeof tail;
+    assert_int_equal(lf_agent_reader_tail(r, tail, sizeof tail), want);
+    assert_memory_equal(tail, text + pos - want, want);
+}
+
+static void test_reader_tail_before_position(void **state)
+{
+    fixture_t *f = *state;
+    size_t nlines = 20000, total = nlines * 11; /* more than three read chunks */
+    char *text = malloc(total + 1);
+    for (size_t i = 0; i < nlines; i++)
+        snprintf(text + i * 11, 12, "line %05zu\n", i);
+    int fd = open_with(f, text, total);
+    lf_agent_reader_t r;
+    assert_int_equal(lf_agent_reader_init(&r, 256), LF_OK);
+    lf_agent_reader_reset(&r, fd, 0);
+    char tail[LF_AGENT_READER_KEEP];
+    assert_int_equal(lf_agent_reader_tail(&r, tail, sizeof tail), 0);
+    lf_agent_line_t line;
+    for (size_t i = 0; i < nlines; i++) {
+        assert_int_equal(lf_agent_reader_next(&r, UINT64_MAX, false, &line), LF_OK);
+        expect_tail(&r, text);
+    }
+    assert_int_equal(lf_agent_reader_next(&r, UINT64_MAX, true, &line), LF_ENOTFOUND);
+    assert_int_equal(lf_agent_reader_pos(&r), total);
+    expect_tail(&r, text);
+    /* Fewer asked for: the last ones. */
+    assert_int_equal(lf_agent_reader_tail(&r, tail, 5), 5);
+    assert_memory_equal(tail, "9999\n", 5);
+    /* Reset: nothing before the new position was read. */
+    lf_agent_reader_reset(&r, fd, 110);
+    assert_int_equal(lf_agent_reader_tail(&r, tail, sizeof tail), 0);
+    expect_line(&r, false, "line 00010", 110, 121, 0);
+    assert_int_equal(lf_agent_reader_tail(&r, tail, sizeof tail), 11);
+    assert_memory_equal(tail, "line 00010\n", 11);
+    lf_agent_reader_free(&r);
+    free(text);
+}
+
+static void test_reader_tail_after_long_line(void **state)
+{
+    fixture_t *f = *state;
+    size_t max = 256, n = 100000;
+    char *text = malloc(n + 4);
+    memset(text, 'z', n);
+    memcpy(text + n, "\nok\n", 4);
+    int fd = open_with(f, text, n + 4);
+    lf_agent_reader_t r;
+    assert_int_equal(lf_agent_reader_init(&r, max), LF_OK);
+    lf_agent_reader_reset(&r, fd, 0);
+    lf_agent_line_t line;
+    assert_int_equal(lf_agent_reader_next(&r, UINT64_MAX, false, &line), LF_OK);
+    assert_int_equal(line.flags, LF_REC_TRUNCATED);
+    assert_int_equal(lf_agent_reader_pos(&r), n + 1);
+    /* Only bytes read as they are in the file count (not the kept head). */
+    char tail[LF_AGENT_READER_KEEP];
+    size_t k = lf_agent_reader_tail(&r, tail, sizeof tail);
+    assert_true(k <= sizeof tail);
+    assert_memory_equal(tail, text + n + 1 - k, k);
+    expect_line(&r, false, "ok", n + 1, n + 4, 0);
+    k = lf_agent_reader_tail(&r, tail, sizeof tail);
+    assert_true(k >= 3);
+    assert_memory_equal(tail, text + n + 4 - k, k);
+    lf_agent_reader_free(&r);
+    free(text);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -201,6 +275,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_reader_long_partial_line_then_completed, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_reader_stops_at_limit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reader_tail_before_position, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reader_tail_after_long_line, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
