@@ -1182,6 +1182,14 @@ static lf_err_t glob_scan(lf_agent_t *a, int64_t now)
     return LF_OK;
 }
 
+/* Starts the wire batch of jb in a->wire (its header from jb). */
+static lf_err_t batch_begin(lf_agent_t *a, const lf_agent_jbatch_t *jb)
+{
+    lf_wire_batch_header_t h;
+    lf_agent_batch_header(&a->ids, jb, &h);
+    return lf_wire_batch_begin(&a->wire, &h);
+}
+
 /* ---- journal groups (group commit) ----------------------------------------
  *
  * A reader call (source_read, listener_read, journald_read) journals every
@@ -1328,9 +1336,7 @@ static void source_read(agent_source_t *s, int64_t now)
             .source = lf_str_c(s->origin->name),
             .path = lf_str_c(s->origin->path),
         };
-        lf_wire_batch_header_t h;
-        lf_agent_batch_header(&a->ids, &jb, &h);
-        lf_err_t rc = lf_wire_batch_begin(&a->wire, &h);
+        lf_err_t rc = batch_begin(a, &jb);
         uint32_t count = 0, truncated = 0;
         if (rc == LF_OK)
             rc = lf_agent_batch_fill(&s->reader, &limits, flush, &s->fmt, &a->wire, &count,
@@ -1739,9 +1745,7 @@ static bool listener_read_segment(agent_listener_t *l)
             .source = lf_str_c(l->origin->name),
             .path = lf_str_c(l->origin->path),
         };
-        lf_wire_batch_header_t h;
-        lf_agent_batch_header(&a->ids, &jb, &h);
-        rc = lf_wire_batch_begin(&a->wire, &h);
+        rc = batch_begin(a, &jb);
         uint32_t count = 0, truncated = 0;
         if (rc == LF_OK)
             rc = lf_agent_spool_fill(&l->reader, &limits, seg->readable, &a->wire, &count,
@@ -2075,9 +2079,7 @@ static void journald_read(agent_journald_t *s)
             .source = lf_str_c(s->origin->name),
             .path = lf_str_c(s->origin->path),
         };
-        lf_wire_batch_header_t h;
-        lf_agent_batch_header(&a->ids, &jb, &h);
-        lf_err_t rc = lf_wire_batch_begin(&a->wire, &h);
+        lf_err_t rc = batch_begin(a, &jb);
         uint32_t count = 0, truncated = 0;
         lf_str_t first = LF_STR_NULL, last = LF_STR_NULL;
         if (rc == LF_OK)
